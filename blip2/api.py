@@ -1,0 +1,226 @@
+"""The public Python API: load a BLIP-2 model by name or path, then caption, answer, and score.
+
+    model = blip2.load_model("vitg-opt2.7b")              # zoo name, HF dir/id, our dir
+    blip2.caption(model, [img])                           # -> ["a dog on a couch"]
+    blip2.answer(model, [img], ["what is this?"])         # -> ["dog"]
+    blip2.itm_scores(model, [img], ["a dog", "a cat"])    # match probabilities [1, 2]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+import transformers
+from PIL import Image
+
+from . import zoo
+from .checkpoints.hf import load_hf_dir
+from .checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_file
+from .checkpoints.lavis import load_lavis
+from .checkpoints.native import is_native_dir, load_native
+from .models.blip2_lm import Blip2LM
+from .models.blip2_qformer import Blip2Qformer
+from .precision import apply_precision
+from .processing import ImageTransform
+
+Model = Blip2Qformer | Blip2LM
+
+
+def load_model(
+    name_or_path: str | Path,
+    *,
+    arch: str | None = None,
+    device: str = "cpu",
+    precision: str = "auto",
+    vision_file: str | Path | None = None,
+    llm: str | Path | None = None,
+) -> Model:
+    """Load a BLIP-2 model, ready for inference, from any supported source.
+
+    - a zoo name (`blip2.zoo.names()`): its Hugging Face repo, else its LAVIS files;
+    - a transformers BLIP-2 folder (`save_pretrained`) or hub id;
+    - a folder in our own format (`blip2.save_model`);
+    - a LAVIS `.pth` file, with `arch=<zoo name>` saying which architecture it holds.
+    `vision_file` and `llm` override where a LAVIS model's frozen ViT and LLM come from.
+    """
+    model, facts = _load(str(name_or_path), arch, vision_file, llm)
+    model.source = facts  # provenance: format, files, what stayed at init
+    model.precision = apply_precision(model, precision, device)
+    model.eval()
+    freeze_frozen_parts(model)
+    return model
+
+
+def _load(name: str, arch: str | None, vision_file, llm) -> tuple[Model, dict[str, Any]]:
+    path = Path(name)
+    if name in zoo.ZOO and not path.exists():
+        return _load_zoo(zoo.get(name), vision_file, llm)
+    if path.is_dir():
+        if is_native_dir(path):
+            return load_native(path)
+        if (path / "config.json").is_file():
+            model, facts = load_hf_dir(path)
+            _attach_tokenizers(model, path)
+            return model, facts | {"source": str(path)}
+        raise ValueError(f"{path}: neither a transformers BLIP-2 folder (config.json) nor a blip2-bench folder "
+                         "(blip2_config.json)")
+    if path.is_file():
+        if arch is None:
+            raise ValueError(f"{path}: a LAVIS checkpoint needs --arch <zoo name> to say which model it holds "
+                             f"(one of: {', '.join(zoo.names())})")
+        return _load_lavis_entry(zoo.get(arch), path, vision_file, llm)
+    if "/" in name and not name.startswith((".", "/")):
+        folder = hf_snapshot(name)
+        model, facts = load_hf_dir(folder, source=name)
+        _attach_tokenizers(model, folder)
+        return model, facts | {"source": name}
+    raise FileNotFoundError(f"{name!r} is not a zoo name, a local folder, a file or a hub id; "
+                            f"zoo names: {', '.join(zoo.names())}")
+
+
+def _load_zoo(entry: zoo.ZooEntry, vision_file, llm) -> tuple[Model, dict[str, Any]]:
+    if not entry.released:
+        raise WeightsUnavailable(f"{entry.name}: no released checkpoint exists ({entry.note}). Train it with the "
+                                 f"recipes in blip2.training, then pass the output folder as --model.")
+    tried = []
+    if entry.hf_id:
+        try:
+            folder = hf_snapshot(entry.hf_id)
+            model, facts = load_hf_dir(folder, source=entry.hf_id)
+            _attach_tokenizers(model, folder)
+            return model, facts | {"source": entry.hf_id, "zoo": entry.name}
+        except WeightsUnavailable as exc:
+            tried.append(str(exc))
+    if entry.lavis_file:
+        try:
+            return _load_lavis_entry(entry, lavis_file(entry.lavis_file), vision_file, llm)
+        except WeightsUnavailable as exc:
+            tried.append(str(exc))
+    raise WeightsUnavailable(f"{entry.name}: weights are not available here. Tried:\n- " + "\n- ".join(tried))
+
+
+def _load_lavis_entry(entry: zoo.ZooEntry, path: Path, vision_file, llm) -> tuple[Model, dict[str, Any]]:
+    cfg = entry.config()
+    model, facts = load_lavis(path, cfg, vision_file=vision_file, llm_source=llm)
+    if cfg.llm is not None:
+        source = llm or cfg.llm.hub_id
+        folder = Path(source) if Path(source).is_dir() else hf_snapshot(str(source))
+        model.tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    if cfg.qformer.with_text:
+        model_qtok = _bert_tokenizer()
+        _set_qformer_tokenizer(model, model_qtok)
+    return model, facts | {"source": str(path), "zoo": entry.name}
+
+
+def _bert_tokenizer():
+    """bert-base-uncased plus a [DEC] bos token (30523 ids), as BLIP-2's Q-Former uses."""
+    tok = transformers.AutoTokenizer.from_pretrained(hf_snapshot("bert-base-uncased"))
+    tok.add_special_tokens({"bos_token": "[DEC]"})
+    return tok
+
+
+def _set_qformer_tokenizer(model: Model, tokenizer) -> None:
+    if isinstance(model, Blip2Qformer):
+        model.tokenizer = tokenizer
+        model.bos_token_id = tokenizer.bos_token_id
+    else:
+        model.qformer_tokenizer = tokenizer
+
+
+def _attach_tokenizers(model: Model, folder: Path) -> None:
+    """A transformers folder carries one tokenizer: the LLM's, or the Q-Former's for retrieval models."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    if isinstance(model, Blip2Qformer):
+        if tokenizer.bos_token_id is None and "[DEC]" in tokenizer.get_vocab():
+            tokenizer.bos_token = "[DEC]"
+        _set_qformer_tokenizer(model, tokenizer)
+    else:
+        model.tokenizer = tokenizer
+
+
+def save_model(model: Model, directory: str | Path) -> Path:
+    """Save in our own format (safetensors + JSON config + tokenizers)."""
+    from .checkpoints.native import save_native
+
+    return save_native(model, directory)
+
+
+def freeze_frozen_parts(model: nn.Module) -> None:
+    """BLIP-2 trains the Q-Former, its queries, `ln_vision` and the projection; ViT and LLM stay frozen."""
+    for p in model.vision.trunk.parameters():
+        p.requires_grad_(False)
+    if hasattr(model, "llm"):
+        for p in model.llm.parameters():
+            p.requires_grad_(False)
+
+
+# --- inference helpers ---------------------------------------------------------------------------
+
+
+def image_transform(model: Model, image_size: int | None = None) -> ImageTransform:
+    """The evaluation preprocessing that matches the model's own configuration."""
+    cfg = model.cfg
+    return ImageTransform(image_size or cfg.vision.image_size, cfg.image_mean, cfg.image_std)
+
+
+def _pixels(model: Model, images: Sequence[Image.Image]) -> torch.Tensor:
+    device = next(model.parameters()).device
+    return image_transform(model).batch(images).to(device)
+
+
+def caption(model: Blip2LM, images: Sequence[Image.Image], prompt: str = "", **generate: Any) -> list[str]:
+    """One caption per image; COCO-fine-tuned models were trained with the prompt "a photo of"."""
+    return model.generate(_pixels(model, images), [prompt] * len(images), **generate)
+
+
+def answer(model: Blip2LM, images: Sequence[Image.Image], questions: Sequence[str],
+           prompt: str | None = None, **generate: Any) -> list[str]:
+    """Zero-shot VQA: fills `prompt` (default: the paper's per-LLM template) with each question."""
+    if prompt is None:
+        prompt = "Question: {} Short answer:" if model.cfg.llm.family == "t5" else "Question: {} Answer:"
+    generate = {"max_new_tokens": 10, "min_new_tokens": 1, "length_penalty": -1.0} | generate
+    return model.generate(_pixels(model, images), [prompt.format(q) for q in questions], **generate)
+
+
+def _text_batch(model: Blip2Qformer, texts: Sequence[str], max_length: int = 35):
+    enc = model.tokenizer(list(texts), padding="max_length", truncation=True, max_length=max_length,
+                          return_tensors="pt")
+    device = next(model.parameters()).device
+    return enc.input_ids.to(device), enc.attention_mask.to(device)
+
+
+@torch.no_grad()
+def itc_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
+    """[N_img, N_txt] ITC cosine similarities (maximum over the 32 queries, no temperature)."""
+    _, queries, _ = model.encode_image(_pixels(model, images))
+    ids, mask = _text_batch(model, texts)
+    return model.itc_similarity(model.image_itc_features(queries), model.text_itc_features(ids, mask))
+
+
+@torch.no_grad()
+def itm_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
+    """[N_img, N_txt] ITM match probabilities; each image's cross-attention keys are computed once."""
+    image = model.vision(_pixels(model, images))
+    ids, mask = _text_batch(model, texts)
+    rows = []
+    for i in range(image.shape[0]):
+        kv = model.qformer.image_kv(image[i : i + 1])
+        rows.append(model.itm_logits(None, ids, mask, image_kv=kv).softmax(-1)[:, 1])
+    return torch.stack(rows)
+
+
+@dataclass(frozen=True)
+class ParamCount:
+    total: int
+    trainable: int
+
+
+def count_parameters(model: nn.Module) -> ParamCount:
+    """Total and trainable parameters, tied tensors counted once."""
+    params = list(model.parameters())  # parameters() yields each tied tensor once
+    return ParamCount(sum(p.numel() for p in params), sum(p.numel() for p in params if p.requires_grad))

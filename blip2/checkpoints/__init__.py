@@ -1,0 +1,1 @@
+"""Checkpoint formats: transformers, LAVIS and our own."""

@@ -1,0 +1,71 @@
+"""Our own format: `blip2_config.json` + `model.safetensors` + tokenizer folders.
+
+It stores exactly what `blip2` builds, so a fine-tuned or trained model reloads
+with no mapping at all, and tied tensors are written once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ..config import Blip2Config
+from ..models.build import build_model
+from .keymap import load_into, model_keys
+
+CONFIG_NAME = "blip2_config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def is_native_dir(path: Path) -> bool:
+    return (Path(path) / CONFIG_NAME).is_file()
+
+
+def save_native(model: torch.nn.Module, directory: str | Path) -> Path:
+    """Write config, weights and tokenizers; files are written to temporary names, then renamed."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict()
+    tensors = {k: state[k].detach().contiguous().cpu() for k in model_keys(model)}
+    tmp = directory / (WEIGHTS_NAME + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "pt", "producer": "blip2-bench"})
+    os.replace(tmp, directory / WEIGHTS_NAME)
+    _write_json_atomic(directory / CONFIG_NAME, model.cfg.to_dict())
+    for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
+        tok = getattr(model, attr, None)
+        if tok is not None:
+            tok.save_pretrained(directory / sub)
+    return directory
+
+
+def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """Rebuild the model from its config and load every tensor, strictly."""
+    import transformers
+
+    directory = Path(directory)
+    try:
+        cfg = Blip2Config.from_dict(json.loads((directory / CONFIG_NAME).read_text()))
+    except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{directory / CONFIG_NAME}: not a valid blip2-bench config ({exc})") from exc
+    model = build_model(cfg)
+    model.eval()
+    weights = directory / WEIGHTS_NAME
+    if not weights.exists():
+        raise FileNotFoundError(f"{weights}: missing; a blip2-bench folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
+    load_into(model, load_file(weights), str(weights))
+    for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
+        if (directory / sub).is_dir():
+            setattr(model, attr, transformers.AutoTokenizer.from_pretrained(directory / sub))
+    return model, {"format": "blip2-bench", "files": [str(weights)], "left_at_init": []}
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
+        json.dump(data, tmp, indent=2)
+    os.replace(tmp.name, path)

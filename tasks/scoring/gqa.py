@@ -1,0 +1,34 @@
+"""GQA accuracy: exact match after the VQA normalisation of both prediction and answer.
+
+The official GQA ``eval.py`` compares raw strings; LAVIS (whose numbers BLIP-2 reports) normalises
+the prediction since 2023-05 and the ground truth since 2023-12. We normalise both with the full
+prediction normalisation of the VQA script, so "Yes." and "the table" match "yes" and "table".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from tasks.scoring.vqa_normalize import normalize_answer
+
+
+def gqa_accuracy(predictions: Mapping[str, str], answers: Mapping[str, str]) -> dict:
+    """Return ``{"accuracy"}`` on 0-100 rounded to 2; ``predictions`` must cover exactly ``answers``."""
+    if len(answers) == 0:
+        raise ValueError("no GQA answers to score")
+    missing = [q for q in answers if q not in predictions]
+    unknown = [q for q in predictions if q not in answers]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} questions without a prediction (e.g. {missing[:5]})")
+        if unknown:
+            parts.append(f"{len(unknown)} predictions for unknown question ids (e.g. {unknown[:5]})")
+        raise ValueError("; ".join(parts))
+    correct = 0
+    for qid, answer in answers.items():
+        pred = predictions[qid]
+        if not isinstance(pred, str):
+            raise ValueError(f"prediction for GQA question {qid!r} is not a string: {pred!r}")
+        correct += normalize_answer(pred) == normalize_answer(answer)
+    return {"accuracy": round(100 * correct / len(answers), 2)}
