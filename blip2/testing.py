@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 import transformers
-from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
 # A small corpus for the toy tokenizers: enough words for captions and VQA prompts.
 CORPUS = (
@@ -26,7 +26,7 @@ CORPUS = (
 def _byte_level_bpe(vocab_size: int) -> Tokenizer:
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = __import__("tokenizers").decoders.ByteLevel()
+    tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
         special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
@@ -50,7 +50,7 @@ def t5_tokenizer(vocab_size: int = 400) -> transformers.PreTrainedTokenizerFast:
     """T5-style: pad 0, eos 1, unk 2; `</s>` appended to every text."""
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = __import__("tokenizers").decoders.Metaspace()
+    tok.decoder = decoders.Metaspace()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
                                   show_progress=False)
     tok.train_from_iterator([" ".join(CORPUS)] * 4, trainer=trainer)

@@ -1,0 +1,1 @@
+"""blip2-bench command line: ``python -m bench <command>``."""

@@ -1,0 +1,49 @@
+"""Argument parsing and error handling shared by every ``python -m bench`` subcommand.
+
+Each subcommand is a module in :mod:`bench.commands` with ``NAME``, ``HELP``, ``add_arguments(parser)``
+and ``run(args) -> int``; adding one means adding its module to ``bench.commands.COMMANDS``. User errors
+(:class:`tasks.errors.BenchError`) become one line on stderr and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from bench.commands import COMMANDS
+from tasks.errors import BenchError
+
+USER_ERROR_EXIT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Reproduce and evaluate BLIP-2 on its paper benchmarks."
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        command.add_arguments(sub)
+        sub.set_defaults(handler=command.run)
+    return parser
+
+
+def one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is None:
+        parser.print_help(sys.stderr)
+        return USER_ERROR_EXIT
+    try:
+        return int(args.handler(args))
+    except BenchError as exc:
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
+        return USER_ERROR_EXIT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

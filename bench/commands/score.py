@@ -1,0 +1,100 @@
+"""``python -m bench score``: score a predictions file made by any model against a task split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import tasks
+from bench.atomic import atomic_write_json
+from tasks.errors import TaskError
+from tasks.evaluation import VQA_SCORERS
+from tasks.formats.predictions import (
+    read_caption_predictions,
+    read_gqa_predictions,
+    read_retrieval_scores,
+    read_vqa_predictions,
+)
+
+NAME = "score"
+HELP = "score a predictions file against a task split and print one JSON result"
+
+_READERS = {
+    "vqa": read_vqa_predictions,
+    "gqa": read_gqa_predictions,
+    "caption": read_caption_predictions,
+    "retrieval": read_retrieval_scores,
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", required=True, help=f"one of: {', '.join(tasks.names())}")
+    parser.add_argument("--split", help="split name (default: the task's default split)")
+    parser.add_argument(
+        "--predictions",
+        required=True,
+        type=Path,
+        help='VQA [{"question_id","answer"}]; GQA [{"questionId","prediction"}]; captions '
+        '[{"image_id","caption"}]; retrieval .npz with i2t [images x texts] and t2i [texts x images]',
+    )
+    parser.add_argument("--data-root", help="data root (default: $BLIP2_DATA, else ./data)")
+    parser.add_argument(
+        "--vqa-scorer",
+        choices=VQA_SCORERS,
+        help="VQA accuracy variant for vqav2/okvqa (default: lavis, which reproduces the paper)",
+    )
+    parser.add_argument(
+        "--lemmatize",
+        action="store_true",
+        help="lemmatize VQA answers with spaCy en_core_web_sm first, as BLIP-2 did for OK-VQA",
+    )
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="score only the ids that have predictions (the result is marked partial)",
+    )
+    parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
+
+
+def run(args: argparse.Namespace) -> int:
+    task = tasks.get(args.task)
+    if args.vqa_scorer is not None and task.scorer != "vqa":
+        raise TaskError(f"--vqa-scorer applies to the VQA-accuracy tasks (vqav2, okvqa), not {task.name}")
+    loaded = task.load(tasks.resolve_data_root(args.data_root), args.split, check_images=False)
+    if not loaded.has_answers:
+        count = task.validate_submission(args.predictions, loaded)
+        raise TaskError(
+            f"{task.name} {loaded.split} has no public answers, so it cannot be scored locally; "
+            f"{args.predictions} is a valid EvalAI submission covering all {count} questions: upload it to "
+            "the VQA Challenge on EvalAI (https://visualqa.org/challenge.html)"
+        )
+    predictions = _READERS[task.prediction_format](args.predictions)
+    result = task.score(
+        predictions,
+        loaded,
+        vqa_scorer=args.vqa_scorer or "lavis",
+        lemmatize=args.lemmatize,
+        allow_partial=args.allow_partial,
+    )
+    result = _plain(result)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if args.output is not None:
+        atomic_write_json(args.output, result)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
+
+
+def _plain(value: Any) -> Any:
+    """Convert numpy scalars so the result is strict JSON."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

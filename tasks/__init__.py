@@ -1,0 +1,69 @@
+"""The benchmark registry: ``tasks.get(name)``, ``tasks.names()``, ``tasks.all_tasks()``.
+
+A runner does::
+
+    task = tasks.get("nocaps")
+    loaded = task.load(data_root, split=None, limit=None)   # checks files, ids and images first
+    settings = task.settings("opt", overrides)              # frozen, JSON-serialisable (to_dict)
+    ... generate one text per loaded.samples[i] (prompt: task.prompt_for(sample, settings)) ...
+    result = task.score({sample_id: text}, loaded)          # {"task","split","scorer","n","metrics",...}
+"""
+
+from __future__ import annotations
+
+from tasks.data_root import resolve_data_root
+from tasks.errors import BenchError, DataError, PredictionError, TaskError
+from tasks.registry import TASKS
+from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
+from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
+from tasks.task import SplitSpec, Task
+from tasks.text import preprocess_caption, preprocess_question
+
+_BY_NAME: dict[str, Task] = {task.name: task for task in TASKS}
+
+
+def names() -> list[str]:
+    """Registered task names, in the paper's order."""
+    return list(_BY_NAME)
+
+
+def all_tasks() -> list[Task]:
+    """Every registered task, in the paper's order."""
+    return list(_BY_NAME.values())
+
+
+def get(name: str) -> Task:
+    """The task called ``name``; an unknown name is an error listing the known ones."""
+    try:
+        return _BY_NAME[name]
+    except (KeyError, TypeError):
+        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(_BY_NAME)}") from None
+
+
+def listing() -> list[dict]:
+    """JSON-ready description of every task (splits, files, defaults, paper rows)."""
+    return [task.to_dict() for task in _BY_NAME.values()]
+
+
+__all__ = [
+    "LLM_FAMILIES",
+    "BenchError",
+    "DataError",
+    "GenerationSettings",
+    "GenerationSplit",
+    "LoadedSplit",
+    "PredictionError",
+    "RetrievalSettings",
+    "RetrievalSplit",
+    "Sample",
+    "SplitSpec",
+    "Task",
+    "TaskError",
+    "all_tasks",
+    "get",
+    "listing",
+    "names",
+    "preprocess_caption",
+    "preprocess_question",
+    "resolve_data_root",
+]

@@ -1,0 +1,299 @@
+"""Score predictions against a loaded split, and write the VQAv2 test-dev EvalAI submission.
+
+This module checks that predictions match the split exactly (unknown, missing, duplicate and empty
+ids are errors naming the ids) and then hands the scored subset to the scorers in
+:mod:`tasks.scoring`, which are imported lazily so that loading tasks never pulls in the Java-backed
+caption tooling.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tasks.errors import PredictionError, TaskError
+from tasks.formats.common import format_ids
+from tasks.formats.nocaps import NOCAPS_DOMAINS
+from tasks.formats.predictions import (
+    CAPTION_LAYOUT,
+    GQA_LAYOUT,
+    VQA_LAYOUT,
+    check_score_matrices,
+    parse_prediction_records,
+    read_vqa_predictions,
+)
+from tasks.formats.vqa import write_vqa_results
+from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit
+
+if TYPE_CHECKING:
+    from tasks.task import Task
+
+VQA_SCORERS: tuple[str, ...] = ("lavis", "official")
+DEFAULT_VQA_SCORER = "lavis"
+
+SCORER_NAMES = {
+    "gqa": "gqa-exact-match-after-vqa-normalisation",
+    "caption": "pycocoevalcap",
+    "nocaps": "pycocoevalcap",
+    "retrieval": "recall-at-k",
+}
+
+_RECORD_FORMS = {
+    "vqa": ([("question_id", "answer")], (int,), VQA_LAYOUT),
+    "gqa": ([("questionId", "prediction"), ("question_id", "answer")], (str, int), GQA_LAYOUT),
+    "caption": ([("image_id", "caption")], (int,), CAPTION_LAYOUT),
+}
+
+
+def score(
+    task: Task,
+    predictions: Any,
+    loaded: LoadedSplit,
+    *,
+    vqa_scorer: str = DEFAULT_VQA_SCORER,
+    lemmatize: bool = False,
+    allow_partial: bool = False,
+) -> dict[str, Any]:
+    """Score ``predictions`` on ``loaded``; returns ``{"task", "split", "scorer", "n", "metrics", ...}``."""
+    if loaded.task != task.name:
+        raise TaskError(f"the loaded split belongs to task {loaded.task!r}, not {task.name!r}")
+    if vqa_scorer not in VQA_SCORERS:
+        raise TaskError(f"unknown VQA scorer {vqa_scorer!r}; choose one of {', '.join(VQA_SCORERS)}")
+    if lemmatize and task.scorer != "vqa":
+        raise TaskError(
+            f"lemmatizing answers applies to the VQA-accuracy tasks (vqav2, okvqa), not {task.name}"
+        )
+    if not loaded.has_answers:
+        raise TaskError(
+            f"{task.name} {loaded.split} has no public answers, so it cannot be scored locally. "
+            "Write the EvalAI submission file instead (Task.write_submission, which checks that it covers "
+            "every question) and upload it to the VQA Challenge on EvalAI (https://visualqa.org/challenge.html)"
+        )
+    if isinstance(loaded, RetrievalSplit):
+        return _score_retrieval(task, predictions, loaded)
+    return _score_generation(task, predictions, loaded, vqa_scorer, lemmatize, allow_partial)
+
+
+def coerce_predictions(task: Task, predictions: Any, source: str = "predictions") -> dict[Any, str]:
+    """Accept ``{id: text}`` or the official ``[{id_key: id, text_key: text}]`` records; check types."""
+    forms, id_types, layout = _RECORD_FORMS[task.prediction_format]
+    if isinstance(predictions, Mapping):
+        parsed: dict[Any, Any] = {}
+        for key, text in predictions.items():
+            if isinstance(key, bool) or not isinstance(key, id_types):
+                raise PredictionError(
+                    f"{source}: prediction id {key!r} must be {'/'.join(t.__name__ for t in id_types)}"
+                )
+            parsed[str(key) if id_types[0] is str else key] = text
+        bad = [key for key, text in parsed.items() if not isinstance(text, str)]
+        if bad:
+            raise PredictionError(f"{source}: prediction(s) for id(s) {format_ids(bad)} are not strings")
+        return parsed
+    if isinstance(predictions, Sequence) and not isinstance(predictions, str | bytes):
+        return parse_prediction_records(
+            list(predictions), forms=forms, id_types=id_types, layout=layout, source=source
+        )
+    raise PredictionError(f"{source}: expected a mapping id -> text or a list of records ({layout})")
+
+
+def check_coverage(
+    task: Task, predictions: Mapping[Any, str], loaded: GenerationSplit, *, allow_partial: bool
+) -> list[Any]:
+    """Return the split's ids that have predictions, in split order, after rejecting every mismatch."""
+    where = f"{task.name} {loaded.split}" + (
+        f" (first {loaded.limit} samples)" if loaded.limit is not None else ""
+    )
+    expected = loaded.ids
+    expected_set = set(expected)
+    unknown = [key for key in predictions if key not in expected_set]
+    if unknown:
+        raise PredictionError(f"{len(unknown)} prediction id(s) are not in {where}: {format_ids(unknown)}")
+    empty = [key for key, text in predictions.items() if not text.strip()]
+    if empty:
+        raise PredictionError(f"empty prediction(s) for id(s) {format_ids(empty)} in {where}")
+    missing = [key for key in expected if key not in predictions]
+    if missing and not allow_partial:
+        raise PredictionError(
+            f"predictions are missing for {len(missing)} of {len(expected)} ids of {where}: "
+            f"{format_ids(missing)} (pass --allow-partial / allow_partial=True to score only the "
+            "predicted ids)"
+        )
+    scored = [key for key in expected if key in predictions]
+    if not scored:
+        raise PredictionError(f"no predictions to score for {where}")
+    return scored
+
+
+def _score_generation(
+    task: Task,
+    predictions: Any,
+    loaded: GenerationSplit,
+    vqa_scorer: str,
+    lemmatize: bool,
+    allow_partial: bool,
+) -> dict[str, Any]:
+    preds = coerce_predictions(task, predictions)
+    scored = check_coverage(task, preds, loaded, allow_partial=allow_partial)
+    candidates = {key: preds[key] for key in scored}
+    notes: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if task.scorer == "vqa":
+        from tasks.scoring.vqa import lemmatize_answers, vqa_accuracy
+
+        if lemmatize:
+            try:
+                candidates = lemmatize_answers(candidates)
+            except RuntimeError as exc:
+                raise TaskError(f"cannot lemmatize answers: {exc}") from None
+        metrics = vqa_accuracy(candidates, [loaded.references[key] for key in scored], variant=vqa_scorer)
+        scorer_name = vqa_scorer
+        extra["scorer_options"] = {"lemmatize": lemmatize}
+    elif task.scorer == "gqa":
+        from tasks.scoring.gqa import gqa_accuracy
+
+        metrics = gqa_accuracy(candidates, {key: loaded.references[key] for key in scored})
+        scorer_name = SCORER_NAMES["gqa"]
+    elif task.scorer in ("caption", "nocaps"):
+        metrics = _caption_metrics(loaded, scored, candidates, notes, by_domain=task.scorer == "nocaps")
+        scorer_name = SCORER_NAMES[task.scorer]
+    else:  # pragma: no cover - registry declares only the scorers above
+        raise TaskError(f"task {task.name} declares unknown scorer {task.scorer!r}")
+    return _result(task, loaded, scorer_name, len(scored), metrics, len(loaded.samples), notes, extra)
+
+
+def _caption_metrics(
+    loaded: GenerationSplit,
+    scored: list[Any],
+    candidates: dict[Any, str],
+    notes: dict[str, str],
+    *,
+    by_domain: bool,
+) -> dict[str, Any]:
+    """pycocoevalcap metrics overall and, for NoCaps, per domain.
+
+    The PTB tokenizer works caption by caption, so everything is tokenized in one JVM call and each
+    domain subset is then scored on its own (its own CIDEr idf), sharing one METEOR JVM; this equals
+    calling ``caption_metrics`` once per subset, minus the JVM start-ups.
+    """
+    from tasks.scoring.caption import (
+        meteor_session,
+        score_tokenized,
+        spice_unavailable_reason,
+        tokenize_captions,
+    )
+
+    if shutil.which("java") is None:
+        raise TaskError(
+            "caption scoring needs Java on PATH (pycocoevalcap's PTB tokenizer and METEOR run in a JVM); "
+            "install a JRE, e.g. 'apt-get install default-jre-headless'"
+        )
+    tagged: dict[Any, list[str]] = {("ref", i): list(loaded.references[i]) for i in scored}
+    tagged.update({("cand", i): [candidates[i]] for i in scored})
+    tokenized = tokenize_captions(tagged)
+
+    def subset(ids: list[Any], meteor: Any) -> dict[str, Any]:
+        references = {i: tokenized[("ref", i)] for i in ids}
+        return dict(score_tokenized(references, {i: tokenized[("cand", i)] for i in ids}, meteor=meteor))
+
+    with meteor_session() as meteor:
+        metrics = subset(scored, meteor)
+        if by_domain:
+            domains = {sample.sample_id: sample.domain for sample in loaded.samples}
+            per_domain: dict[str, Any] = {}
+            for domain in NOCAPS_DOMAINS:
+                ids = [key for key in scored if domains[key] == domain]
+                if ids:
+                    per_domain[domain] = {**subset(ids, meteor), "n": len(ids)}
+                else:
+                    per_domain[domain] = None
+                    notes[f"by_domain.{domain}"] = "no scored image belongs to this domain"
+            metrics["by_domain"] = per_domain
+    if metrics.get("SPICE") is None:
+        notes["SPICE"] = spice_unavailable_reason() or "the SPICE scorer returned no score"
+    return metrics
+
+
+def _score_retrieval(task: Task, predictions: Any, loaded: RetrievalSplit) -> dict[str, Any]:
+    if isinstance(predictions, Mapping):
+        i2t, t2i = predictions.get("i2t"), predictions.get("t2i")
+    elif isinstance(predictions, Sequence) and len(predictions) == 2:
+        i2t, t2i = predictions
+    else:
+        raise PredictionError(
+            "retrieval predictions must be (i2t, t2i) or a mapping with keys 'i2t' and 't2i'"
+        )
+    i2t, t2i = check_score_matrices(i2t, t2i)
+    n_images, n_texts = len(loaded.image_paths), len(loaded.texts)
+    for key, matrix, shape in (("i2t", i2t, (n_images, n_texts)), ("t2i", t2i, (n_texts, n_images))):
+        if matrix.shape != shape:
+            raise PredictionError(
+                f"score matrix '{key}' has shape {matrix.shape}, but {task.name} {loaded.split} needs "
+                f"{shape} "
+                f"({n_images} images x {n_texts} texts, in the split's order)"
+            )
+    from tasks.scoring.retrieval import retrieval_metrics
+
+    metrics = dict(retrieval_metrics(i2t, t2i, loaded.img2txt, loaded.txt2img))
+    return _result(
+        task, loaded, SCORER_NAMES["retrieval"], n_images, metrics, n_images, {}, {"n_texts": n_texts}
+    )
+
+
+def _result(
+    task: Task,
+    loaded: LoadedSplit,
+    scorer: str,
+    n: int,
+    metrics: dict[str, Any],
+    n_expected: int,
+    notes: dict[str, str],
+    extra: dict[str, Any],
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "task": task.name,
+        "split": loaded.split,
+        "scorer": scorer,
+        "n": n,
+        "metrics": metrics,
+    }
+    result["partial"] = n < n_expected
+    result["n_expected"] = n_expected
+    if loaded.limit is not None:
+        result["limit"] = loaded.limit
+        result["split_size"] = loaded.total
+    result.update(extra)
+    all_notes = {**{f"data.{i}": note for i, note in enumerate(loaded.notes)}, **notes}
+    if result["partial"]:
+        all_notes["partial"] = f"scored {n} of {n_expected} ids; missing ids were not scored"
+    if all_notes:
+        result["notes"] = all_notes
+    return result
+
+
+def write_submission(task: Task, predictions: Any, loaded: LoadedSplit, path: str | os.PathLike[str]) -> Path:
+    """Write the EvalAI file ``[{"question_id", "answer"}]`` after checking it covers every question."""
+    answers = _submission_answers(task, predictions, loaded, source="predictions")
+    return write_vqa_results(path, answers)
+
+
+def validate_submission(task: Task, path: str | os.PathLike[str], loaded: LoadedSplit) -> int:
+    """Check an existing submission file covers every question exactly once; returns the count."""
+    return len(_submission_answers(task, read_vqa_predictions(path), loaded, source=str(path)))
+
+
+def _submission_answers(
+    task: Task, predictions: Any, loaded: LoadedSplit, source: str
+) -> list[tuple[int, str]]:
+    if task.prediction_format != "vqa" or not isinstance(loaded, GenerationSplit):
+        raise TaskError(f"{task.name} has no EvalAI submission file; only the VQA-format tasks do")
+    if loaded.limit is not None:
+        raise TaskError(
+            f"a submission must cover every question of {task.name} {loaded.split}; "
+            f"this split was loaded with limit={loaded.limit}"
+        )
+    preds = coerce_predictions(task, predictions, source=source)
+    scored = check_coverage(task, preds, loaded, allow_partial=False)
+    return [(key, preds[key]) for key in scored]
