@@ -56,6 +56,32 @@ def load_model(
     return model
 
 
+def missing_weights(name_or_path: str | Path, arch: str | None = None) -> str | None:
+    """Why `load_model(name_or_path)` could not find weights without downloading; None when they are here.
+
+    Cheap and local-only, so a run can report missing weights and missing data together, before any
+    compute (a download, if the network allows, happens later in `load_model`).
+    """
+    name = str(name_or_path)
+    path = Path(name)
+    if path.exists():
+        return None if path.is_dir() or arch else f"{path}: a LAVIS checkpoint needs --arch <zoo name>"
+    if name not in zoo.ZOO:
+        return None if "/" in name else f"{name!r} is not a zoo name, a local folder or a file"
+    entry = zoo.get(name)
+    if not entry.released:
+        return f"{name}: no released checkpoint exists ({entry.note})"
+    problems = []
+    for source, fetch in ((entry.hf_id, hf_snapshot), (entry.lavis_file, lavis_file)):
+        if source:
+            try:
+                fetch(source, local_only=True)
+                return None
+            except WeightsUnavailable as exc:
+                problems.append(str(exc))
+    return f"{name}: weights are not available locally. Either of these gives them:\n- " + "\n- ".join(problems)
+
+
 def _load(name: str, arch: str | None, vision_file, llm) -> tuple[Model, dict[str, Any]]:
     path = Path(name)
     if name in zoo.ZOO and not path.exists():

@@ -30,16 +30,16 @@ def _offline() -> bool:
     ) not in ("0", "", "false")
 
 
-def hf_snapshot(repo_id: str) -> Path:
-    """A local folder with the hub repo's files: the HF cache first, then a download."""
+def hf_snapshot(repo_id: str, local_only: bool = False) -> Path:
+    """A local folder with the hub repo's files: the HF cache first, then (unless local_only) a download."""
     from huggingface_hub import snapshot_download
 
     try:
         return Path(snapshot_download(repo_id, local_files_only=True))
     except Exception:  # not cached: fall through to the network
         pass
-    reason = "offline mode (HF_HUB_OFFLINE/BLIP2_OFFLINE is set)"
-    if not _offline():
+    reason = "offline mode (HF_HUB_OFFLINE/BLIP2_OFFLINE is set)" if not local_only else "not in the local HF cache"
+    if not (_offline() or local_only):
         os.environ.setdefault("HF_HUB_ETAG_TIMEOUT", "10")
         try:
             return Path(snapshot_download(repo_id, allow_patterns=_HF_PATTERNS))
@@ -55,15 +55,15 @@ def hf_snapshot(repo_id: str) -> Path:
 _HF_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "tokenizer*", "*.bin"]
 
 
-def lavis_file(name: str) -> Path:
-    """A LAVIS checkpoint file: from the local LAVIS folder, else downloaded into it."""
+def lavis_file(name: str, local_only: bool = False) -> Path:
+    """A LAVIS checkpoint file: from the local LAVIS folder, else (unless local_only) downloaded into it."""
     folder = lavis_cache_dir()
     path = folder / name
     if path.exists():
         return path
     url = LAVIS_URL + name
-    reason = "offline mode (BLIP2_OFFLINE/HF_HUB_OFFLINE is set)"
-    if not _offline():
+    reason = "offline mode (BLIP2_OFFLINE/HF_HUB_OFFLINE is set)" if not local_only else "not in the local folder"
+    if not (_offline() or local_only):
         try:
             folder.mkdir(parents=True, exist_ok=True)
             with urllib.request.urlopen(url, timeout=10) as response, tempfile.NamedTemporaryFile(

@@ -44,6 +44,19 @@ class ImageEncoder(nn.Module):
         return self.ln_vision(features)
 
 
+    def set_image_size(self, image_size: int) -> None:
+        """Run at another resolution: resize the position table (bicubic) and the patch grid."""
+        if image_size == self.cfg.image_size:
+            return
+        num_patches = (image_size // self.cfg.patch_size) ** 2
+        corners = self.cfg.arch == "clip_vit_l"  # LAVIS's own convention for each encoder
+        with torch.no_grad():
+            table = resize_pos_embed(self.trunk.pos_embed.data, num_patches, align_corners=corners)
+        self.trunk.pos_embed = nn.Parameter(table, requires_grad=self.trunk.pos_embed.requires_grad)
+        self.trunk.patch_embed.set_input_size(img_size=image_size)
+        self.cfg.image_size = image_size
+
+
 def resize_pos_embed(pos_embed: torch.Tensor, num_patches: int, align_corners: bool = False) -> torch.Tensor:
     """Bicubic resize of a [1, 1 + n, D] position table to `num_patches` (BLIP-2's 224 -> 364 px).
 

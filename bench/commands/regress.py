@@ -1,0 +1,64 @@
+"""``python -m bench regress``: the CI gate; exit 0 (no regression), 1 (regression) or 2 (metric missing)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from bench.atomic import atomic_write_text
+from bench.regress import compare, load_baseline, to_markdown, write_baseline
+from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
+from bench.tolerance import parse_tolerances
+from tasks.errors import BenchError
+
+NAME = "regress"
+HELP = "compare current runs with a baseline and print a Markdown report (exit 1 on a regression)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--baseline",
+        type=Path,
+        help="baseline: CSV (table,model,task,split,subset,metric,value), a metrics.json, or a runs directory",
+    )
+    mode.add_argument("--write-baseline", type=Path, metavar="FILE", help="snapshot the current runs as a baseline CSV")
+    parser.add_argument(
+        "--runs", type=Path, default=DEFAULT_RUNS_DIR, help=f"current runs (default: {DEFAULT_RUNS_DIR})"
+    )
+    parser.add_argument(
+        "--tolerance",
+        action="append",
+        metavar="METRIC=DELTA",
+        help="allowed drop in points for METRIC, or default=DELTA for all others (default 0; repeatable)",
+    )
+    parser.add_argument("--model", action="append", help="only the baseline rows of this model (repeatable)")
+    parser.add_argument(
+        "--run",
+        help="compare every baseline row with this current run, whatever model the baseline names "
+        "(gate a new checkpoint against an old one's numbers)",
+    )
+    parser.add_argument("--output", type=Path, help="also write the Markdown report here (for a PR comment)")
+
+
+def run(args: argparse.Namespace) -> int:
+    tolerances = parse_tolerances(args.tolerance, 0.0)
+    current = results_frame(collect_runs(args.runs))
+    if args.write_baseline is not None:
+        if args.run is not None:
+            current = current[current["run"] == args.run]
+        count = write_baseline(current, args.write_baseline)
+        print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
+        return 0
+    baseline = load_baseline(args.baseline)
+    if args.model:
+        baseline = baseline[baseline["model"].isin(args.model)]
+    if not len(baseline):
+        raise BenchError(f"baseline {args.baseline} has no metric to compare" + (" for --model" if args.model else ""))
+    result = compare(baseline, current, tolerances, run=args.run)
+    report = to_markdown(result, tolerances, str(args.baseline))
+    sys.stdout.write(report)
+    if args.output is not None:
+        atomic_write_text(args.output, report)
+    return result.exit_code

@@ -1,0 +1,200 @@
+"""Set our runs beside the paper's numbers: ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.png``.
+
+Every BLIP-2 row of the paper gets a row, run or not, so the table also shows what is left to reproduce
+(and what cannot be, because no checkpoint was released). A run is matched to paper rows through its zoo
+name (``provenance.zoo``, or its run name when that is a zoo name); anything else a run measured is listed
+as "not in paper" so nothing measured is hidden.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from bench import markdown
+from bench.atomic import atomic_write, atomic_write_text
+from bench.paper import TABLE_TITLES, is_blip2_row
+from bench.tolerance import Tolerances, within
+from blip2 import zoo
+
+REPRODUCED = "reproduced"
+DIFFERS = "differs"
+NOT_RUN = "not run"
+NO_CHECKPOINT = "no released checkpoint"
+NOT_SCORED = "not scored"
+PARTIAL = "partial run"
+NOT_IN_PAPER = "not in paper"
+STATUS_NOTES = {
+    REPRODUCED: "|ours - paper| is within the tolerance",
+    DIFFERS: "|ours - paper| is larger than the tolerance",
+    NOT_RUN: "a released checkpoint exists but no run folder has this number",
+    NO_CHECKPOINT: "the paper's weights were never published and no run folder has this number",
+    NOT_SCORED: "the run exists but this metric is null (e.g. SPICE without its Java models)",
+    PARTIAL: "the run scored only part of the split (--limit), so it is not compared",
+    NOT_IN_PAPER: "a number we measured that the paper does not report",
+}
+COLUMNS = (
+    "table",
+    "model",
+    "run",
+    "task",
+    "split",
+    "subset",
+    "metric",
+    "paper",
+    "ours",
+    "delta",
+    "tolerance",
+    "status",
+    "n",
+)
+MATCH = ["task", "split", "subset", "metric"]
+DEFAULT_TOLERANCE = 0.5
+
+
+def _released(model: str) -> bool:
+    return model in zoo.ZOO and zoo.get(model).released
+
+
+def _status(row: pd.Series) -> str:
+    if pd.isna(row["run"]):
+        return NOT_RUN if _released(row["model"]) else NO_CHECKPOINT
+    if pd.isna(row["ours"]):
+        return NOT_SCORED
+    if row["partial"]:
+        return PARTIAL
+    return REPRODUCED if within(row["ours"] - row["paper"], row["tolerance"]) else DIFFERS
+
+
+def build_leaderboard(paper: pd.DataFrame, results: pd.DataFrame, tolerances: Tolerances) -> pd.DataFrame:
+    """Paper rows (in the paper's order) joined with the runs, then the runs' numbers the paper lacks.
+
+    ``paper`` is :func:`bench.paper.load_paper_results`; ``results`` is :func:`bench.run_folders.results_frame`.
+    A paper row matched by several runs (say two folders of the same zoo model) appears once per run.
+    """
+    blip2 = paper[paper["model"].map(is_blip2_row)][["table", "model", *MATCH, "value"]]
+    blip2 = blip2.rename(columns={"value": "paper"})
+    runs = results.rename(columns={"value": "ours", "zoo": "model"})[["model", "run", *MATCH, "ours", "n", "partial"]]
+    matched = blip2.merge(runs[runs["model"].notna()], on=["model", *MATCH], how="left")
+    matched["tolerance"] = matched["metric"].map(tolerances.for_metric)
+    matched["ours"] = matched["ours"].round(4)
+    matched["delta"] = (matched["ours"] - matched["paper"]).round(4)
+    matched["status"] = matched.apply(_status, axis=1) if len(matched) else pd.Series(dtype=str)
+
+    in_paper = set(map(tuple, blip2[["model", *MATCH]].itertuples(index=False)))
+    keys = runs[["model", *MATCH]].itertuples(index=False)
+    extra = runs[[tuple(k) not in in_paper for k in keys]].copy()
+    extra["model"] = extra["model"].fillna(extra["run"])
+    extra["ours"] = extra["ours"].round(4)
+    extra = extra.assign(table=pd.NA, paper=math.nan, delta=math.nan, tolerance=math.nan, status=NOT_IN_PAPER)
+    extra = _sort_extras(extra)
+
+    frame = pd.concat([matched, extra], ignore_index=True) if len(extra) else matched
+    frame = frame[list(COLUMNS)].astype({"table": "Int64", "n": "Int64"})
+    return frame.reset_index(drop=True)
+
+
+def _sort_extras(extra: pd.DataFrame) -> pd.DataFrame:
+    subset_rank = extra["subset"].map(lambda s: (s != "all", s))
+    return (
+        extra.assign(_rank=subset_rank).sort_values(["run", "task", "split", "_rank", "metric"]).drop(columns="_rank")
+    )
+
+
+def _fmt(value: object, digits: int = 2, signed: bool = False) -> str:
+    if value is None or pd.isna(value):
+        return ""
+    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+
+
+def _md_rows(rows: pd.DataFrame) -> str:
+    headers = ["model", "run", "task", "split", "subset", "metric", "paper", "ours", "Δ", "status"]
+    body = [
+        [
+            r.model,
+            "" if pd.isna(r.run) else r.run,
+            r.task,
+            r.split,
+            r.subset,
+            r.metric,
+            _fmt(r.paper),
+            _fmt(r.ours),
+            _fmt(r.delta, signed=True),
+            r.status,
+        ]
+        for r in rows.itertuples()
+    ]
+    return markdown.table(headers, body, "llllllrrrl")
+
+
+def to_markdown(frame: pd.DataFrame, tolerances: Tolerances) -> str:
+    """The leaderboard as Markdown: a tolerance header, one section per paper table, then the extras."""
+    counts = frame["status"].value_counts()
+    summary = ", ".join(f"{status}: {counts[status]}" for status in STATUS_NOTES if status in counts)
+    parts = [
+        "# BLIP-2 leaderboard: ours vs the paper\n",
+        f"A row is **reproduced** when |ours − paper| ≤ {tolerances.describe()} (absolute, on the paper's "
+        "0–100 scale); Δ = ours − paper.\n",
+        f"Rows: {summary or 'none'}.\n",
+    ]
+    for table_no, rows in frame[frame["table"].notna()].groupby("table", sort=True):
+        parts += [f"## {TABLE_TITLES.get(int(table_no), f'Table {table_no}')}\n", _md_rows(rows) + "\n"]
+    extras = frame[frame["table"].isna()]
+    if len(extras):
+        parts += ["## Measured by our runs, not reported in the paper\n", _md_rows(extras) + "\n"]
+    parts.append("Statuses: " + "; ".join(f"*{s}*: {note}" for s, note in STATUS_NOTES.items()) + ".\n")
+    return "\n".join(parts)
+
+
+def to_png(frame: pd.DataFrame, tolerances: Tolerances) -> bytes:
+    """Ours against the paper's value for every compared row, with the y = x line; PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    points = frame[frame["paper"].notna() & frame["ours"].notna()]
+    figure = Figure(figsize=(9, 8), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if len(points):
+        low = float(min(points["paper"].min(), points["ours"].min())) - 2
+        high = float(max(points["paper"].max(), points["ours"].max())) + 2
+        axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="y = x (paper)")
+        colours = {REPRODUCED: "tab:green", DIFFERS: "tab:red", PARTIAL: "tab:orange"}
+        for status, group in points.groupby("status"):
+            axes.scatter(group["paper"], group["ours"], s=22, color=colours.get(status, "tab:blue"), label=status)
+        for r in points.itertuples():
+            subset = "" if r.subset == "all" else f" {r.subset}"
+            axes.annotate(
+                f"{r.run} {r.task}/{r.split}{subset} {r.metric}",
+                (r.paper, r.ours),
+                fontsize=6,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+        axes.set_xlim(low, high)
+        axes.set_ylim(low, high)
+        axes.legend(loc="lower right", fontsize=8)
+    else:
+        axes.text(0.5, 0.5, "no run matches a paper row yet", ha="center", va="center", transform=axes.transAxes)
+    axes.set_xlabel("paper")
+    axes.set_ylabel("ours")
+    axes.set_title(f"BLIP-2: ours vs paper (reproduced = within {tolerances.describe()})", fontsize=10)
+    axes.grid(True, linewidth=0.3)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def write_leaderboard(frame: pd.DataFrame, out_dir: Path, tolerances: Tolerances) -> list[Path]:
+    """Write the CSV, Markdown and PNG atomically into ``out_dir``; returns their paths."""
+    out_dir = Path(out_dir)
+    csv_text = frame.to_csv(index=False, lineterminator="\n")
+    png = to_png(frame, tolerances)
+    return [
+        atomic_write_text(out_dir / "leaderboard.csv", csv_text),
+        atomic_write_text(out_dir / "leaderboard.md", to_markdown(frame, tolerances)),
+        atomic_write(out_dir / "leaderboard.png", lambda handle: handle.write(png)),
+    ]

@@ -1,0 +1,244 @@
+"""The CI gate: compare current runs with a baseline and report regressions as a PR-comment Markdown table.
+
+All metrics are higher-is-better, so a regression is ``current < baseline - tolerance``. A baseline metric
+that the current runs lack is its own outcome (exit 2): a gate that silently skips what it cannot find would
+pass a checkpoint whose run crashed half-way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bench import markdown
+from bench.atomic import atomic_write_text
+from bench.paper import PAPER_COLUMNS
+from bench.run_folders import RunFolderError, collect_runs, read_metrics_json, results_frame
+from bench.tolerance import EPSILON, Tolerances
+from tasks.errors import BenchError
+
+KEY = ["model", "task", "split", "subset", "metric"]
+MATCH = ["task", "split", "subset", "metric"]
+PASS, REGRESSION, MISSING = "✅ pass", "❌ regression", "⚠️ missing"
+EXIT_OK, EXIT_REGRESSION, EXIT_MISSING = 0, 1, 2
+
+
+class BaselineError(BenchError):
+    """A baseline file that cannot be read or is ambiguous; the message names the file."""
+
+
+def load_baseline(path: Path) -> pd.DataFrame:
+    """A baseline as rows ``model, task, split, subset, metric, value``.
+
+    ``path`` is a CSV with the paper's columns (``table`` optional, ``subset`` defaults to ``all``), one
+    ``metrics.json``, or a runs directory. For run results, ``model`` is the run name.
+    """
+    path = Path(path)
+    if path.is_dir():
+        frame = results_frame(collect_runs(path)).rename(columns={"run": "model"})
+    elif path.suffix.lower() == ".json":
+        frame = results_frame([read_metrics_json(path)]).rename(columns={"run": "model"})
+    elif path.is_file():
+        frame = _read_baseline_csv(path)
+    else:
+        raise BaselineError(f"baseline {path} does not exist")
+    frame = frame[frame["value"].notna()][KEY + ["value"]]
+    values = frame.groupby(KEY, sort=False)["value"].agg(lambda v: sorted(set(v)))
+    conflicts = values[values.map(len) > 1]
+    if len(conflicts):
+        key, found = conflicts.index[0], conflicts.iloc[0]
+        raise BaselineError(f"baseline {path}: {'/'.join(key)} has conflicting values {found}")
+    return frame.drop_duplicates(KEY).reset_index(drop=True)
+
+
+def _read_baseline_csv(path: Path) -> pd.DataFrame:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BaselineError(f"baseline {path}: cannot read it ({exc})") from None
+    reader = csv.DictReader(io.StringIO(text))
+    needed = {"model", "task", "split", "metric", "value"}
+    missing = sorted(needed - set(reader.fieldnames or ()))
+    if missing:
+        raise BaselineError(
+            f"baseline {path}: missing column(s) {', '.join(missing)}; expected {','.join(PAPER_COLUMNS)}"
+        )
+    rows = []
+    for line_no, row in enumerate(reader, start=2):
+        try:
+            value = float(row["value"])
+        except (TypeError, ValueError):
+            raise BaselineError(f"baseline {path} line {line_no}: value {row['value']!r} is not a number") from None
+        if not math.isfinite(value):
+            raise BaselineError(f"baseline {path} line {line_no}: value {row['value']!r} is not finite")
+        if not all(row.get(c) for c in ("model", "task", "split", "metric")):
+            raise BaselineError(f"baseline {path} line {line_no}: model, task, split and metric must be filled")
+        rows.append((row["model"], row["task"], row["split"], row.get("subset") or "all", row["metric"], value))
+    return pd.DataFrame(rows, columns=KEY + ["value"]).astype({"value": float})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The compared rows plus the gate's verdict."""
+
+    rows: pd.DataFrame
+    exit_code: int
+    notes: tuple[str, ...]
+
+
+def _pick_run(model: str, task: str, split: str, current: pd.DataFrame) -> str | None:
+    """The current run answering to ``model``: the run of that name, else the one run of that zoo model."""
+    here = current[(current["task"] == task) & (current["split"] == split)]
+    if (here["run"] == model).any():
+        return model
+    runs = sorted(set(here.loc[here["zoo"] == model, "run"]))
+    if len(runs) > 1:
+        raise BaselineError(
+            f"baseline model {model!r} ({task} {split}) matches several runs ({', '.join(runs)}); "
+            "choose one with --run NAME"
+        )
+    return runs[0] if runs else None
+
+
+def compare(
+    baseline: pd.DataFrame, current: pd.DataFrame, tolerances: Tolerances, run: str | None = None
+) -> Comparison:
+    """Match each baseline row with the current runs (``results_frame`` rows) and judge it.
+
+    With ``run``, every baseline row is compared with that run whatever the baseline's model is (gating a new
+    checkpoint against an old one's numbers), so the baseline must hold one model per task/split/metric.
+    """
+    if run is not None:
+        dup = baseline[baseline.duplicated(MATCH, keep=False)]
+        if len(dup):
+            models = ", ".join(sorted(set(dup["model"])))
+            raise BaselineError(
+                f"the baseline holds several models ({models}) for the same metric; pick one with --model"
+            )
+        if not (current["run"] == run).any():
+            raise BaselineError(f"no current run is named {run!r}; runs: {', '.join(sorted(set(current['run'])))}")
+    rows, notes = [], []
+    for b in baseline.itertuples(index=False):
+        name = run if run is not None else _pick_run(b.model, b.task, b.split, current)
+        hit = current[(current["run"] == name) & (current["task"] == b.task) & (current["split"] == b.split)]
+        found = hit[(hit["subset"] == b.subset) & (hit["metric"] == b.metric)]
+        value = float(found["value"].iloc[0]) if len(found) else math.nan
+        tolerance = tolerances.for_metric(b.metric)
+        if math.isnan(value):
+            status = MISSING
+            if name is None:
+                notes.append(f"no current run of {b.model} on {b.task} {b.split}")
+            elif not len(hit):
+                notes.append(f"run {name} has no {b.task}-{b.split} folder")
+            else:
+                notes.append(f"run {name} {b.task}-{b.split} has no value for {b.metric} ({b.subset})")
+        else:
+            status = REGRESSION if value < b.value - tolerance - EPSILON else PASS
+            if bool(found["partial"].iloc[0]):
+                notes.append(f"run {name} {b.task}-{b.split} is partial (n={found['n'].iloc[0]}); compare with care")
+        rows.append(
+            (
+                b.model,
+                name or "",
+                b.task,
+                b.split,
+                b.subset,
+                b.metric,
+                b.value,
+                value,
+                value - b.value,
+                tolerance,
+                status,
+            )
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "model",
+            "run",
+            "task",
+            "split",
+            "subset",
+            "metric",
+            "baseline",
+            "current",
+            "delta",
+            "tolerance",
+            "status",
+        ],
+    )
+    statuses = set(frame["status"])
+    code = EXIT_MISSING if MISSING in statuses else EXIT_REGRESSION if REGRESSION in statuses else EXIT_OK
+    return Comparison(frame, code, tuple(dict.fromkeys(notes)))
+
+
+def _fmt(value: float, signed: bool = False) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) -> str:
+    """A PR-comment-ready report: verdict line, table, notes."""
+    rows = result.rows
+    counts = rows["status"].value_counts()
+    verdict = {
+        EXIT_OK: "✅ no regression",
+        EXIT_REGRESSION: "❌ regression",
+        EXIT_MISSING: "⚠️ the runs lack metrics that the baseline has",
+    }[result.exit_code]
+    body = [
+        [
+            r.model if r.run in ("", r.model) else f"{r.model} → {r.run}",
+            r.task,
+            r.split,
+            r.subset,
+            r.metric,
+            _fmt(r.baseline),
+            _fmt(r.current),
+            _fmt(r.delta, signed=True),
+            f"{r.tolerance:g}",
+            r.status,
+        ]
+        for r in rows.itertuples()
+    ]
+    parts = [
+        f"### BLIP-2 regression check: {verdict}\n",
+        f"Baseline `{baseline_name}`; {len(rows)} metric(s): "
+        + ", ".join(f"{s} {counts[s]}" for s in (PASS, REGRESSION, MISSING) if s in counts)
+        + f". A regression is current < baseline − tolerance; tolerance {tolerances.describe()}.\n",
+        markdown.table(
+            ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status"],
+            body,
+            "lllllrrrrl",
+        )
+        + "\n",
+    ]
+    if result.notes:
+        parts.append("\n".join(f"- {note}" for note in result.notes) + "\n")
+    return "\n".join(parts)
+
+
+def write_baseline(current: pd.DataFrame, path: Path) -> int:
+    """Snapshot the current runs as a baseline CSV (paper columns, ``model`` = run name); returns the row count."""
+    rows = current[current["value"].notna()]
+    if not len(rows):
+        raise RunFolderError("there are no run results to snapshot; run 'python -m bench run' first")
+    out = pd.DataFrame(
+        {
+            "table": "",
+            "model": rows["run"],
+            "task": rows["task"],
+            "split": rows["split"],
+            "subset": rows["subset"],
+            "metric": rows["metric"],
+            "value": rows["value"],
+        }
+    )
+    atomic_write_text(path, out[list(PAPER_COLUMNS)].to_csv(index=False, lineterminator="\n"))
+    return len(out)

@@ -1,0 +1,132 @@
+"""Read the run folders that ``bench run`` writes: ``<runs dir>/<run name>/<task>-<split>/metrics.json``.
+
+The leaderboard and the CI gate both read results only through this module, so both agree on how a
+``metrics.json`` maps to flat ``(model, task, split, subset, metric) -> value`` rows and on what a
+malformed file looks like (a :class:`RunFolderError` that names the file).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from blip2 import zoo
+from tasks.errors import BenchError
+
+DEFAULT_RUNS_DIR = Path("results/runs")
+REQUIRED_KEYS = ("task", "split", "model", "metrics")
+# One flat row per scalar metric; ``subset`` is "all", a NoCaps domain or a VQA answer type.
+ROW_COLUMNS = ("run", "zoo", "task", "split", "subset", "metric", "value", "n", "partial", "source")
+
+
+class RunFolderError(BenchError):
+    """A runs directory or a metrics.json that cannot be read; the message names the path."""
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One ``metrics.json``: which run (and zoo model) produced which metrics on which split."""
+
+    run: str
+    zoo: str | None
+    task: str
+    split: str
+    n: int | None
+    partial: bool
+    metrics: dict[str, Any]
+    source: Path
+
+
+def read_metrics_json(path: Path) -> RunResult:
+    """Parse and check one ``metrics.json``; every problem names ``path``."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunFolderError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path}: expected a JSON object with keys {', '.join(REQUIRED_KEYS)}")
+    missing = [key for key in REQUIRED_KEYS if key not in data]
+    if missing:
+        raise RunFolderError(f"{path}: missing key(s) {', '.join(missing)}; is this a bench run metrics.json?")
+    for key in ("task", "split", "model"):
+        if not isinstance(data[key], str) or not data[key]:
+            raise RunFolderError(f"{path}: '{key}' must be a non-empty string, got {data[key]!r}")
+    if not isinstance(data["metrics"], dict):
+        raise RunFolderError(f"{path}: 'metrics' must be an object, got {type(data['metrics']).__name__}")
+    provenance = data.get("provenance") if isinstance(data.get("provenance"), dict) else {}
+    zoo_name = provenance.get("zoo")
+    if zoo_name is not None and not isinstance(zoo_name, str):
+        raise RunFolderError(f"{path}: 'provenance.zoo' must be a string or null, got {zoo_name!r}")
+    if zoo_name is None and data["model"] in zoo.ZOO:
+        zoo_name = data["model"]
+    n = data.get("n")
+    return RunResult(
+        run=data["model"],
+        zoo=zoo_name,
+        task=data["task"],
+        split=data["split"],
+        n=n if isinstance(n, int) and not isinstance(n, bool) else None,
+        partial=bool(data.get("partial", False)),
+        metrics=data["metrics"],
+        source=Path(path),
+    )
+
+
+def find_metrics_files(runs_dir: Path) -> list[Path]:
+    """Every ``<run>/<task>-<split>/metrics.json`` under ``runs_dir``, sorted for a stable order."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise RunFolderError(
+            f"runs directory {runs_dir} does not exist; run 'python -m bench run --task T --model M' first "
+            "or pass --runs DIR"
+        )
+    return sorted(runs_dir.glob("*/*/metrics.json"))
+
+
+def collect_runs(runs_dir: Path) -> list[RunResult]:
+    """All run results under ``runs_dir`` (possibly none)."""
+    return [read_metrics_json(path) for path in find_metrics_files(runs_dir)]
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def flatten_metrics(metrics: dict[str, Any]) -> list[tuple[str, str, float | None]]:
+    """``(subset, metric, value)`` for each scalar; ``by_domain`` and ``accuracy_by_answer_type`` become subsets.
+
+    A metric that a scorer could not compute (SPICE offline is ``null``) keeps its row with value None, so a
+    reader can tell "not scored" from "not run".
+    """
+    rows: list[tuple[str, str, float | None]] = []
+    for key, value in metrics.items():
+        if key == "by_domain" and isinstance(value, dict):
+            for domain, per_domain in value.items():
+                if isinstance(per_domain, dict):
+                    rows += [(domain, m, _number(v)) for m, v in per_domain.items() if m != "n"]
+        elif key == "accuracy_by_answer_type" and isinstance(value, dict):
+            rows += [(answer_type, "accuracy", _number(v)) for answer_type, v in value.items()]
+        elif value is None or _number(value) is not None:
+            rows.append(("all", key, _number(value)))
+    return rows
+
+
+def results_frame(results: list[RunResult]) -> pd.DataFrame:
+    """One row per (run, task, split, subset, metric), columns :data:`ROW_COLUMNS`."""
+    rows = [
+        (r.run, r.zoo, r.task, r.split, subset, metric, value, r.n, r.partial, str(r.source))
+        for r in results
+        for subset, metric, value in flatten_metrics(r.metrics)
+    ]
+    frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
+    return frame.astype({"value": float, "partial": bool})

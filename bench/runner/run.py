@@ -1,0 +1,195 @@
+"""`bench run`: check everything first, load the model once, then evaluate each (task, split)."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import blip2
+import tasks
+from blip2.checkpoints.hub import WeightsUnavailable
+from tasks.errors import BenchError
+from tasks.formats.gqa import write_gqa_results
+from tasks.formats.predictions import write_caption_results
+from tasks.formats.vqa import write_vqa_results
+from tasks.splits import LoadedSplit, RetrievalSplit
+from tasks.task import Task
+
+from ..atomic import atomic_write, atomic_write_json
+from .generate import generate
+from .provenance import provenance, run_name_for
+from .retrieve import retrieval_scores
+
+
+class RunError(BenchError):
+    """Something to fix before a run can start (data, weights, arguments); the message says what."""
+
+
+@dataclass
+class RunRequest:
+    """Everything `bench run` was asked to do."""
+
+    tasks: list[str]
+    model: str
+    split: str | None = None
+    arch: str | None = None
+    data_root: str | None = None
+    output_dir: str = "results/runs"
+    name: str | None = None
+    batch_size: int = 8
+    num_workers: int = 0
+    device: str = "cpu"
+    precision: str = "auto"
+    limit: int | None = None
+    seed: int = 0
+    image_size: int | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    vqa_scorer: str = "lavis"
+    quiet: bool = False
+
+
+def expand_tasks(spec: str) -> list[str]:
+    """`T`, `T1,T2` or `all` -> task names, checked against the registry."""
+    names = tasks.names() if spec.strip() == "all" else [t.strip() for t in spec.split(",") if t.strip()]
+    for name in names:
+        tasks.get(name)  # unknown names raise a TaskError listing the known ones
+    return names
+
+
+def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
+    """Load and check every split's data and locate the weights; report every problem at once."""
+    problems, loaded = [], []
+    for name in request.tasks:
+        task = tasks.get(name)
+        try:
+            loaded.append((task, task.load(request.data_root, request.split, request.limit)))
+        except BenchError as exc:
+            problems.append(f"data for {name}: {exc}")
+    weights = blip2.api.missing_weights(request.model, request.arch)
+    if weights and problems:  # both missing: say everything before failing
+        problems.append(weights)
+    if problems:
+        raise RunError("cannot start the run:\n" + "\n".join(f"* {p}" for p in problems))
+    return loaded
+
+
+def run_all(request: RunRequest) -> list[Path]:
+    """Evaluate the model on every requested (task, split); returns the result folders."""
+    loaded = _preflight(request)
+    try:
+        model = blip2.load_model(request.model, arch=request.arch, device=request.device,
+                                 precision=request.precision)
+    except WeightsUnavailable as exc:
+        raise RunError(str(exc)) from exc
+    except (ValueError, KeyError, FileNotFoundError) as exc:
+        raise RunError(f"cannot load model {request.model!r}: {exc}") from exc
+    if request.image_size:
+        model.vision.set_image_size(request.image_size)
+    name = request.name or run_name_for(request.model, model)
+    folders = []
+    for task, split in loaded:
+        _seed_everything(request.seed)
+        folders.append(_run_one(request, model, name, task, split))
+    return folders
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _check_kind(task: Task, model) -> None:
+    if task.kind == "retrieval" and not isinstance(model, blip2.Blip2Qformer):
+        raise RunError(f"{task.name} is a retrieval task and needs a stage-1 / retrieval model (ITC + ITM); "
+                       f"this is a generative model. Use e.g. --model vitg-qformer-coco")
+    if task.kind != "retrieval" and not isinstance(model, blip2.Blip2LM):
+        raise RunError(f"{task.name} needs a generative model (OPT or FlanT5); this is a stage-1 Q-Former. "
+                       f"Use e.g. --model vitg-opt2.7b")
+
+
+def _settings(request: RunRequest, task: Task, model):
+    """The task's defaults for this model, with the command-line overrides that apply to this kind of task."""
+    family = None if task.kind == "retrieval" else model.cfg.llm.family
+    variant = "finetuned" if model.cfg.qformer_text_input and "finetuned" in task.variants else None
+    defaults = task.settings(family, variant=variant)
+    overrides = {k: v for k, v in request.overrides.items() if hasattr(defaults, k)}
+    overrides["image_size"] = model.cfg.vision.image_size  # the checkpoint's own preprocessing wins
+    return defaults.with_overrides(overrides)
+
+
+def _run_one(request: RunRequest, model, name: str, task: Task, loaded: LoadedSplit) -> Path:
+    _check_kind(task, model)
+    settings = _settings(request, task, model)
+    folder = Path(request.output_dir) / name / f"{task.name}-{loaded.split}"
+    folder.mkdir(parents=True, exist_ok=True)
+    transform = blip2.image_transform(model)
+    total = len(loaded)
+    bar = tqdm(total=total, desc=f"{name} {task.name}-{loaded.split}", unit="img" if task.kind == "retrieval"
+               else "sample", disable=request.quiet, dynamic_ncols=True)
+    start = time.perf_counter()
+    if isinstance(loaded, RetrievalSplit):
+        scores = retrieval_scores(model, task, loaded, settings, transform, request.batch_size,
+                                  request.num_workers, on_batch=bar.update)
+        predictions: Any = (scores["i2t"], scores["t2i"])
+        _write_npz(folder / "scores.npz", scores)
+    else:
+        predictions = _generate_to_jsonl(request, model, task, loaded, settings, transform, folder, bar)
+        _write_official(task, loaded, predictions, folder / "predictions.json")
+    wall = time.perf_counter() - start
+    bar.close()
+    if loaded.has_answers:
+        result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer)
+    else:
+        result = {"task": task.name, "split": loaded.split, "scorer": None, "n": total, "metrics": {},
+                  "notes": {"submission": f"no public answers: upload {folder / 'predictions.json'} to EvalAI"}}
+    record = {
+        **result,
+        "model": name,
+        "settings": {**settings.to_dict(), **transform.settings(), "batch_size": request.batch_size,
+                     "seed": request.seed, "limit": request.limit, "vqa_scorer": request.vqa_scorer},
+        "provenance": provenance(request, model),
+        "timing": {"wall_s": round(wall, 3), "samples_per_s": round(total / wall, 3) if wall > 0 else None},
+    }
+    atomic_write_json(folder / "metrics.json", record)
+    return folder
+
+
+def _generate_to_jsonl(request, model, task, loaded, settings, transform, folder: Path, bar) -> dict:
+    """Run generation, appending one JSON line per sample as it finishes (flushed)."""
+    predictions = {}
+    with open(folder / "predictions.jsonl", "w", encoding="utf-8") as lines:
+        for sample_id, prompt, text in generate(model, task, loaded, settings, transform, request.batch_size,
+                                                request.num_workers, on_batch=bar.update):
+            predictions[sample_id] = text
+            lines.write(json.dumps({"id": sample_id, "prediction": text, "prompt": prompt}) + "\n")
+            lines.flush()
+    return predictions
+
+
+def _write_official(task: Task, loaded: LoadedSplit, predictions: dict, path: Path) -> None:
+    """The file `bench score` reads: the task's official results format (EvalAI's for VQAv2 test-dev)."""
+    if not loaded.has_answers:
+        task.write_submission(predictions, loaded, path)
+    elif task.prediction_format == "vqa":
+        write_vqa_results(path, predictions)
+    elif task.prediction_format == "gqa":
+        write_gqa_results(path, predictions)
+    else:
+        write_caption_results(path, predictions)
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))

@@ -1,0 +1,51 @@
+"""Synthetic run folders in the layout ``bench run`` writes, for the leaderboard and regress tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_run(
+    runs: Path,
+    run: str,
+    task: str,
+    split: str,
+    metrics: dict[str, Any],
+    *,
+    zoo: str | None = None,
+    partial: bool = False,
+    n: int = 100,
+) -> Path:
+    """Write ``runs/<run>/<task>-<split>/metrics.json`` with the runner's keys; returns the file."""
+    folder = runs / run / f"{task}-{split}"
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        "task": task,
+        "split": split,
+        "model": run,
+        "scorer": "synthetic",
+        "n": n,
+        "partial": partial,
+        "metrics": metrics,
+        "settings": {"num_beams": 5},
+        "provenance": {"checkpoint": {"source": "test", "sha256": "0" * 64}, "zoo": zoo},
+        "timing": {"wall_s": 1.0, "samples_per_s": float(n)},
+    }
+    path = folder / "metrics.json"
+    path.write_text(json.dumps(record), encoding="utf-8")
+    return path
+
+
+def bench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m bench ARGS`` in a subprocess, as CI would."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], cwd=cwd or REPO_ROOT, env=env, capture_output=True, text=True
+    )
