@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench import markdown
-from bench.atomic import atomic_write, atomic_write_text
 from bench.paper import TABLE_TITLES, is_blip2_row
 from bench.tolerance import Tolerances, within
 from blip2 import zoo
+from tasks.atomic import atomic_write, atomic_write_text
 
 REPRODUCED = "reproduced"
 DIFFERS = "differs"
@@ -53,6 +53,7 @@ COLUMNS = (
 )
 MATCH = ["task", "split", "subset", "metric"]
 DEFAULT_TOLERANCE = 0.5
+MAX_LABELS = 20
 
 
 def _released(model: str) -> bool:
@@ -84,9 +85,8 @@ def build_leaderboard(paper: pd.DataFrame, results: pd.DataFrame, tolerances: To
     matched["delta"] = (matched["ours"] - matched["paper"]).round(4)
     matched["status"] = matched.apply(_status, axis=1) if len(matched) else pd.Series(dtype=str)
 
-    in_paper = set(map(tuple, blip2[["model", *MATCH]].itertuples(index=False)))
-    keys = runs[["model", *MATCH]].itertuples(index=False)
-    extra = runs[[tuple(k) not in in_paper for k in keys]].copy()
+    in_paper = pd.MultiIndex.from_frame(blip2[["model", *MATCH]])
+    extra = runs[~pd.MultiIndex.from_frame(runs[["model", *MATCH]]).isin(in_paper)].copy()
     extra["model"] = extra["model"].fillna(extra["run"])
     extra["ours"] = extra["ours"].round(4)
     extra = extra.assign(table=pd.NA, paper=math.nan, delta=math.nan, tolerance=math.nan, status=NOT_IN_PAPER)
@@ -165,7 +165,9 @@ def to_png(frame: pd.DataFrame, tolerances: Tolerances) -> bytes:
         colours = {REPRODUCED: "tab:green", DIFFERS: "tab:red", PARTIAL: "tab:orange"}
         for status, group in points.groupby("status"):
             axes.scatter(group["paper"], group["ours"], s=22, color=colours.get(status, "tab:blue"), label=status)
-        for r in points.itertuples():
+        # Label every point while few; past that, only the ones that need a look, so labels stay legible.
+        labelled = points if len(points) <= MAX_LABELS else points[points["status"] != REPRODUCED]
+        for r in labelled.itertuples():
             subset = "" if r.subset == "all" else f" {r.subset}"
             axes.annotate(
                 f"{r.run} {r.task}/{r.split}{subset} {r.metric}",

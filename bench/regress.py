@@ -16,10 +16,10 @@ from pathlib import Path
 import pandas as pd
 
 from bench import markdown
-from bench.atomic import atomic_write_text
 from bench.paper import PAPER_COLUMNS
 from bench.run_folders import RunFolderError, collect_runs, read_metrics_json, results_frame
 from bench.tolerance import EPSILON, Tolerances
+from tasks.atomic import atomic_write_text
 from tasks.errors import BenchError
 
 KEY = ["model", "task", "split", "subset", "metric"]
@@ -32,7 +32,7 @@ class BaselineError(BenchError):
     """A baseline file that cannot be read or is ambiguous; the message names the file."""
 
 
-def load_baseline(path: Path) -> pd.DataFrame:
+def load_baseline(path: Path, models: list[str] | None = None) -> pd.DataFrame:
     """A baseline as rows ``model, task, split, subset, metric, value``.
 
     ``path`` is a CSV with the paper's columns (``table`` optional, ``subset`` defaults to ``all``), one
@@ -48,6 +48,8 @@ def load_baseline(path: Path) -> pd.DataFrame:
     else:
         raise BaselineError(f"baseline {path} does not exist")
     frame = frame[frame["value"].notna()][KEY + ["value"]]
+    if models:
+        frame = frame[frame["model"].isin(models)]
     values = frame.groupby(KEY, sort=False)["value"].agg(lambda v: sorted(set(v)))
     conflicts = values[values.map(len) > 1]
     if len(conflicts):

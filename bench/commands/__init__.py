@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench.commands import leaderboard, listing, paper, regress, run, score, toy_data
+from bench.commands import cost, leaderboard, listing, paper, regress, run, score, toy_data, train
 
-COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, toy_data)
+COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, toy_data, train, cost)

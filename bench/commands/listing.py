@@ -7,7 +7,6 @@ import argparse
 import tasks
 from blip2 import zoo
 from blip2.checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_cache_dir, lavis_file
-from blip2.param_report import parameter_rows
 
 NAME = "list"
 HELP = "list the tasks (splits, defaults) or the model zoo (sources, local cache, parameters, paper rows)"
@@ -58,6 +57,8 @@ def _cached(entry: zoo.ZooEntry) -> str:
 
 
 def format_models() -> str:
+    from blip2.param_report import parameter_rows  # builds models on the meta device: imports torch
+
     counts = {r["model"]: r for r in parameter_rows(zoo.names())}
     lines = ["| model | image | sources | cached locally | trainable | total | paper rows |",
              "|---|---|---|---|---|---|---|"]

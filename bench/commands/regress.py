@@ -6,10 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.atomic import atomic_write_text
 from bench.regress import compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
+from tasks.atomic import atomic_write_text
 from tasks.errors import BenchError
 
 NAME = "regress"
@@ -51,9 +51,7 @@ def run(args: argparse.Namespace) -> int:
         count = write_baseline(current, args.write_baseline)
         print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
         return 0
-    baseline = load_baseline(args.baseline)
-    if args.model:
-        baseline = baseline[baseline["model"].isin(args.model)]
+    baseline = load_baseline(args.baseline, args.model)
     if not len(baseline):
         raise BenchError(f"baseline {args.baseline} has no metric to compare" + (" for --model" if args.model else ""))
     result = compare(baseline, current, tolerances, run=args.run)

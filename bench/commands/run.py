@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench.runner import RunRequest, run_all
-from bench.runner.run import RunError, expand_tasks
-
 NAME = "run"
 HELP = "evaluate a model (zoo name, transformers folder, LAVIS .pth + --arch, or our folder) on tasks"
 
@@ -39,6 +36,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.runner.run import RunError, RunRequest, expand_tasks, run_all  # heavy: torch, transformers
+
     if args.batch_size < 1:
         raise RunError(f"--batch-size must be >= 1, got {args.batch_size}")
     request = RunRequest(

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 import tasks
-from bench.atomic import atomic_write_json
+from tasks.atomic import atomic_write_json
 from tasks.errors import TaskError
 from tasks.evaluation import VQA_SCORERS
 from tasks.formats.predictions import (

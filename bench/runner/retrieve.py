@@ -1,4 +1,14 @@
-"""The retrieval loop: ITC similarities for all pairs, then k-candidate re-ranking with ITM."""
+"""The retrieval loop: ITC similarities for all pairs, then k-candidate re-ranking with ITM.
+
+`retrieval_scores` is the fast path. Each image is decoded and encoded once; ITC uses the cached,
+normalised query and text features. The union of the i2t and t2i top-k pairs is scored once
+(`tasks.scoring.retrieval.rerank`), grouped by image: each image's cross-attention keys/values are
+computed once per layer and shared by all of its candidate texts, which run in large batches padded
+only to their longest text. ViT features live in a `FeatureStore`, so memory stays bounded at COCO-5K.
+
+`retrieval_scores_reference` is LAVIS's algorithm (ITM per direction, every pair's keys/values
+recomputed, texts padded to 35 tokens); the tests show both give the same scores.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +19,15 @@ import torch
 
 from blip2.models.blip2_qformer import Blip2Qformer
 from blip2.processing import ImageTransform
-from tasks.scoring.retrieval import rerank
+from tasks.scoring.retrieval import NON_CANDIDATE_SCORE, itc_similarity, rerank
 from tasks.settings import RetrievalSettings
 from tasks.splits import RetrievalSplit
 from tasks.task import Task
 
+from .features import DEFAULT_FEATURE_MEMORY, FeatureStore, by_length, pad_tokens
 from .images import image_batches
+
+ITM_BATCH = 256  # texts of one image per ITM forward pass; the image's keys/values are shared
 
 
 @torch.no_grad()
@@ -27,39 +40,117 @@ def retrieval_scores(
     batch_size: int,
     num_workers: int,
     on_batch: Callable[[int], None] = lambda n: None,
+    *,
+    optimized: bool = True,
+    itm_batch: int = ITM_BATCH,
+    feature_memory: int = DEFAULT_FEATURE_MEMORY,
 ) -> dict[str, np.ndarray]:
     """{"i2t", "t2i", "itc"}: re-ranked score matrices and the raw ITC similarities."""
+    if not optimized:
+        return retrieval_scores_reference(model, task, loaded, settings, transform, batch_size, num_workers,
+                                          on_batch)
+    device = next(model.parameters()).device
+    tokens = model.tokenizer(task.texts_for_model(loaded, settings), truncation=True,
+                             max_length=settings.max_text_tokens).input_ids
+    pad_id = model.tokenizer.pad_token_id
+    text_feats = _text_features(model, tokens, pad_id, max(batch_size, itm_batch), device)
+
+    with FeatureStore(len(loaded.image_paths), feature_memory) as store:
+        image_feats = []
+        for _, pixels in image_batches(loaded.image_paths, loaded.image_ids, transform, batch_size, num_workers,
+                                       pin_memory=device.type == "cuda"):
+            image = model.vision(pixels.to(device, non_blocking=True))
+            queries, _ = model.qformer(image=image)
+            image_feats.append(model.image_itc_features(queries))
+            store.append(image)
+            on_batch(len(pixels))
+        itc = itc_similarity(torch.cat(image_feats), text_feats)
+
+        def itm_scorer(image_idx: np.ndarray, text_idx: np.ndarray) -> np.ndarray:
+            return _itm_by_image(model, store, tokens, pad_id, image_idx, text_idx, batch_size, itm_batch, device)
+
+        i2t, t2i = rerank(itc, itm_scorer, k=settings.k_test)
+    return {"i2t": i2t, "t2i": t2i, "itc": itc}
+
+
+def _text_features(model: Blip2Qformer, tokens: list[list[int]], pad_id: int, batch: int,
+                   device: torch.device) -> torch.Tensor:
+    """[n_texts, D] normalised ITC text features, computed in length-sorted batches, returned in order."""
+    out: torch.Tensor | None = None
+    for chunk in by_length(range(len(tokens)), tokens, batch):
+        ids, mask = pad_tokens([tokens[i] for i in chunk], pad_id, device)
+        feats = model.text_itc_features(ids, mask)
+        if out is None:
+            out = feats.new_empty(len(tokens), feats.shape[1])
+        out[torch.as_tensor(chunk, device=device)] = feats
+    assert out is not None, "retrieval needs at least one text"
+    return out
+
+
+def _itm_by_image(model: Blip2Qformer, store: FeatureStore, tokens: list[list[int]], pad_id: int,
+                  image_idx: np.ndarray, text_idx: np.ndarray, image_chunk: int, itm_batch: int,
+                  device: torch.device) -> np.ndarray:
+    """ITM positive-class logit of each (image, text) pair; pairs arrive sorted by image.
+
+    Images are read from the store a chunk at a time; each image's cross-attention keys/values are
+    computed once and reused for all its texts.
+    """
+    out = np.empty(len(image_idx), dtype=np.float32)
+    starts = np.flatnonzero(np.r_[True, image_idx[1:] != image_idx[:-1]])
+    bounds = list(zip(starts, np.r_[starts[1:], len(image_idx)], strict=True))
+    for first in range(0, len(bounds), image_chunk):
+        group = bounds[first:first + image_chunk]
+        lo, hi = int(image_idx[group[0][0]]), int(image_idx[group[-1][0]]) + 1
+        features = store.get(lo, hi)
+        for start, stop in group:
+            img = int(image_idx[start])
+            kv = model.qformer.image_kv(features[img - lo:img - lo + 1])
+            texts = text_idx[start:stop]
+            for chunk in by_length(range(len(texts)), [tokens[t] for t in texts], itm_batch):
+                ids, mask = pad_tokens([tokens[texts[j]] for j in chunk], pad_id, device)
+                logits = model.itm_logits(None, ids, mask, image_kv=kv)[:, 1]
+                out[start + np.asarray(chunk)] = logits.float().cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def retrieval_scores_reference(
+    model: Blip2Qformer,
+    task: Task,
+    loaded: RetrievalSplit,
+    settings: RetrievalSettings,
+    transform: ImageTransform,
+    batch_size: int,
+    num_workers: int,
+    on_batch: Callable[[int], None] = lambda n: None,
+) -> dict[str, np.ndarray]:
+    """LAVIS's `compute_sim_matrix`: ITM for each image's top-k texts, then again for each text's top-k images."""
     device = next(model.parameters()).device
     image_embeds, image_feats = [], []
-    for _, pixels in image_batches(loaded.image_paths, loaded.image_ids, transform, batch_size, num_workers,
-                                   pin_memory=device.type == "cuda"):
+    for _, pixels in image_batches(loaded.image_paths, loaded.image_ids, transform, batch_size, num_workers):
         image, queries, _ = model.encode_image(pixels.to(device))
         image_embeds.append(image)
         image_feats.append(model.image_itc_features(queries))
         on_batch(len(pixels))
     image_embeds = torch.cat(image_embeds)
-    image_feats = torch.cat(image_feats)
-
-    texts = task.texts_for_model(loaded, settings)
-    enc = model.tokenizer(texts, padding="max_length", truncation=True, max_length=settings.max_text_tokens,
-                          return_tensors="pt")
+    enc = model.tokenizer(task.texts_for_model(loaded, settings), padding="max_length", truncation=True,
+                          max_length=settings.max_text_tokens, return_tensors="pt")
     ids, mask = enc.input_ids.to(device), enc.attention_mask.to(device)
     text_feats = torch.cat([model.text_itc_features(ids[i:i + batch_size], mask[i:i + batch_size])
-                            for i in range(0, len(texts), batch_size)])
-    itc = model.itc_similarity(image_feats, text_feats).float().cpu().numpy()
+                            for i in range(0, len(ids), batch_size)])
+    itc = model.itc_similarity(torch.cat(image_feats), text_feats).float().cpu().numpy()
+    n_img, n_txt = itc.shape
 
-    def itm_scorer(image_idx: np.ndarray, text_idx: np.ndarray) -> np.ndarray:
-        """ITM positive-class logit per pair; pairs come sorted by image, so each image's keys are reused."""
-        out = np.empty(len(image_idx), dtype=np.float32)
-        for img in np.unique(image_idx):
-            rows = np.nonzero(image_idx == img)[0]
-            kv = model.qformer.image_kv(image_embeds[img:img + 1])
-            for start in range(0, len(rows), batch_size):
-                chunk = rows[start:start + batch_size]
-                t = torch.as_tensor(text_idx[chunk], device=device)
-                logits = model.itm_logits(None, ids[t], mask[t], image_kv=kv)
-                out[chunk] = logits[:, 1].float().cpu().numpy()
-        return out
+    def itm(images: torch.Tensor, texts: np.ndarray) -> np.ndarray:
+        t = torch.as_tensor(texts, device=device)
+        return model.itm_logits(images, ids[t], mask[t])[:, 1].float().cpu().numpy()
 
-    i2t, t2i = rerank(itc, itm_scorer, k=settings.k_test)
+    i2t = np.full((n_img, n_txt), NON_CANDIDATE_SCORE, dtype=np.float32)
+    for i in range(n_img):
+        top = np.argsort(-itc[i], kind="stable")[: settings.k_test]
+        i2t[i, top] = itm(image_embeds[i:i + 1].expand(len(top), -1, -1), top) + itc[i, top]
+    t2i = np.full((n_txt, n_img), NON_CANDIDATE_SCORE, dtype=np.float32)
+    for t in range(n_txt):
+        top = np.argsort(-itc[:, t], kind="stable")[: settings.k_test]
+        t2i[t, top] = itm(image_embeds[torch.as_tensor(top, device=device)], np.full(len(top), t)) + itc[top, t]
     return {"i2t": i2t, "t2i": t2i, "itc": itc}

@@ -16,6 +16,7 @@ from tqdm import tqdm
 import blip2
 import tasks
 from blip2.checkpoints.hub import WeightsUnavailable
+from tasks.atomic import atomic_write, atomic_write_json
 from tasks.errors import BenchError
 from tasks.formats.gqa import write_gqa_results
 from tasks.formats.predictions import write_caption_results
@@ -23,7 +24,6 @@ from tasks.formats.vqa import write_vqa_results
 from tasks.splits import LoadedSplit, RetrievalSplit
 from tasks.task import Task
 
-from ..atomic import atomic_write, atomic_write_json
 from .generate import generate
 from .provenance import provenance, run_name_for
 from .retrieve import retrieval_scores
@@ -73,7 +73,7 @@ def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
             loaded.append((task, task.load(request.data_root, request.split, request.limit)))
         except BenchError as exc:
             problems.append(f"data for {name}: {exc}")
-    weights = blip2.api.missing_weights(request.model, request.arch)
+    weights = blip2.missing_weights(request.model, request.arch)
     if weights and problems:  # both missing: say everything before failing
         problems.append(weights)
     if problems:

@@ -131,6 +131,18 @@ def _llm_config(text: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in text.items() if k not in skip}
 
 
+def read_preprocessor_config(directory: Path) -> dict[str, Any] | None:
+    """The image processor settings: `preprocessor_config.json` (hub repos) or the `image_processor`
+    section of `processor_config.json` (what transformers 5 writes)."""
+    pre = directory / "preprocessor_config.json"
+    if pre.exists():
+        return json.loads(pre.read_text())
+    proc = directory / "processor_config.json"
+    if proc.exists():
+        return json.loads(proc.read_text()).get("image_processor")
+    return None
+
+
 def load_hf_dir(directory: Path, source: str | None = None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Build our model from a transformers BLIP-2 folder. Returns (model, facts for provenance)."""
     source = source or str(directory)
@@ -141,8 +153,7 @@ def load_hf_dir(directory: Path, source: str | None = None) -> tuple[torch.nn.Mo
         raise ValueError(f"{cfg_path}: cannot read a transformers BLIP-2 config ({exc})") from exc
     if hf_cfg.get("model_type") != "blip-2":
         raise ValueError(f"{cfg_path}: model_type is {hf_cfg.get('model_type')!r}, not 'blip-2'")
-    pre_path = directory / "preprocessor_config.json"
-    preprocessor = json.loads(pre_path.read_text()) if pre_path.exists() else None
+    preprocessor = read_preprocessor_config(directory)
     cfg = config_from_hf(hf_cfg, preprocessor)
     state, files = read_weight_files(directory)
     mapped, unmatched = map_state_dict(state, HF_RULES)

@@ -74,6 +74,17 @@ class Blip2LM(nn.Module):
             hidden, _ = self.qformer(image=image, input_ids=question_ids, mask=mask)
         return hidden[:, : self.cfg.qformer.num_queries]
 
+    def question_inputs(self, questions: list[str] | None) -> dict[str, torch.Tensor]:
+        """Q-Former inputs for fine-tuned VQA (paper Fig. 7); empty for every other model."""
+        if not self.cfg.qformer_text_input or questions is None:
+            return {}
+        if self.qformer_tokenizer is None:
+            raise ValueError("this fine-tuned VQA model has no Q-Former tokenizer attached")
+        enc = self.qformer_tokenizer(list(questions), padding="longest", truncation=True, max_length=35,
+                                     return_tensors="pt")
+        device = self.llm_proj.weight.device
+        return {"question_ids": enc.input_ids.to(device), "question_mask": enc.attention_mask.to(device)}
+
     def soft_prompt(self, query_output: torch.Tensor) -> torch.Tensor:
         """Project query outputs into the LLM's input-embedding space, in the LLM's dtype."""
         dtype = self.llm.get_input_embeddings().weight.dtype
@@ -153,7 +164,8 @@ class Blip2Opt(Blip2LM):
         kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, do_sample=False, **kwargs)
 
-    def forward(self, pixel_values: torch.Tensor, prompts: list[str], targets: list[str]) -> torch.Tensor:
+    def forward(self, pixel_values: torch.Tensor, prompts: list[str], targets: list[str],
+                questions: list[str] | None = None) -> torch.Tensor:
         """LM loss on `targets` after `prompts` (the prompt and the queries are not scored)."""
         eos = self.cfg.eos_text or ""
         texts = [p + t + eos for p, t in zip(prompts, targets, strict=True)]
@@ -162,7 +174,7 @@ class Blip2Opt(Blip2LM):
         labels = ids.masked_fill(mask == 0, -100)
         for row, n in enumerate(prompt_lens):
             labels[row, :n] = -100
-        soft = self.soft_prompt(self.query_output(pixel_values))
+        soft = self.soft_prompt(self.query_output(pixel_values, **self.question_inputs(questions)))
         embeds, full_mask = self._embed(soft, ids, mask)
         ignore = torch.full(soft.shape[:2], -100, dtype=labels.dtype, device=labels.device)
         out = self.llm(inputs_embeds=embeds, attention_mask=full_mask, labels=torch.cat([ignore, labels], 1))
@@ -177,11 +189,13 @@ class Blip2T5(Blip2LM):
         embeds, mask = self._embed(self.soft_prompt(query_output), ids, mask)
         return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, do_sample=False, **kwargs)
 
-    def forward(self, pixel_values: torch.Tensor, prompts: list[str], targets: list[str]) -> torch.Tensor:
+    def forward(self, pixel_values: torch.Tensor, prompts: list[str], targets: list[str],
+                questions: list[str] | None = None) -> torch.Tensor:
         """Prefix-LM loss: the prompt (prefix) goes to the encoder, the target is decoded."""
         ids, mask = self._tokenize(prompts, "right")
         target_ids, target_mask = self._tokenize(targets, "right")
-        embeds, full_mask = self._embed(self.soft_prompt(self.query_output(pixel_values)), ids, mask)
+        soft = self.soft_prompt(self.query_output(pixel_values, **self.question_inputs(questions)))
+        embeds, full_mask = self._embed(soft, ids, mask)
         labels = target_ids.masked_fill(target_mask == 0, -100)
         out = self.llm(inputs_embeds=embeds, attention_mask=full_mask, decoder_attention_mask=target_mask,
                        labels=labels)

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, NoReturn
 
-from bench.atomic import atomic_write_json
+from tasks.atomic import atomic_write_json
 from tasks.errors import BenchError, DataError
 
 _TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an object", float: "a number"}

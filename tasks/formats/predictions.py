@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.atomic import atomic_write
+from tasks.atomic import atomic_write
 from tasks.errors import PredictionError
 from tasks.formats.common import JsonFile, format_ids, write_json
 

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.atomic import atomic_write_json
+from tasks.atomic import atomic_write_json
 from tasks.errors import TaskError
 from tasks.formats import (
     write_gqa_questions,
@@ -67,6 +67,7 @@ class _Writer:
         self.held_out = held_out_combos(seed)
         self.seen = [c for c in all_combos() if c not in set(self.held_out)]
         self.scenes: dict[str, dict[str, Any]] = {}
+        self.train_combos: set[Combo] = set()  # combos of the Karpathy train split: "seen" for NoCaps
 
     def rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
@@ -114,6 +115,8 @@ def _write_coco(w: _Writer) -> dict[str, int]:
             filename = f"COCO_{folder}_{image_id:012d}.jpg"
             scene, rng = w.scene(group, index)
             w.image(f"coco/images/{folder}/{filename}", group, scene)
+            if group == "coco-train":
+                w.train_combos |= scene.combos
             if split is not None:
                 karpathy.append(
                     {
@@ -193,13 +196,14 @@ def _write_gqa(w: _Writer) -> dict[str, int]:
 
 
 def _nocaps_scene(w: _Writer, domain: str, index: int) -> tuple[Scene, random.Random]:
-    """In-domain: seen combos only; near: at least one seen and one held-out; out: held-out only."""
+    """In-domain: combos of the train split only; near: one of those plus a held-out one; out: held-out only."""
     rng = w.rng("nocaps", domain, index)
+    seen = sorted(w.train_combos)
     if domain == "in-domain":
-        return sample_scene(rng, w.seen), rng
+        return sample_scene(rng, seen), rng
     if domain == "out-domain":
         return sample_scene(rng, w.held_out), rng
-    required = [rng.choice(w.held_out), rng.choice(w.seen)]
+    required = [rng.choice(w.held_out), rng.choice(seen)]
     return sample_scene(rng, all_combos(), n_objects=rng.choice((2, 3)), required=required), rng
 
 
@@ -273,6 +277,11 @@ def generate(root: str | os.PathLike[str], *, seed: int = 0, size: str = "defaul
         "shapes": list(SHAPES),
         "colours": list(COLOURS),
         "held_out_combos": [list(c) for c in w.held_out],
+        "nocaps_domains": {
+            "in-domain": "only shape x colour combos present in the Karpathy train split",
+            "near-domain": "at least one train-split combo and at least one held-out combo",
+            "out-domain": "only held-out combos",
+        },
         "held_out_from": list(TRAINING_SETS)
         + [
             "coco-val",

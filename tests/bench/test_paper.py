@@ -11,7 +11,7 @@ import pytest
 
 from bench.paper import PAPER_COLUMNS, is_blip2_row, load_paper_results
 from blip2 import zoo
-from tests.bench.helpers import REPO_ROOT, bench
+from tests.bench.helpers import REPO_ROOT, bench, bench_here
 
 PAPER_TEXT = Path(os.environ.get("BLIP2_PAPER_TEXT", REPO_ROOT.parent / "shared" / "paper" / "blip2-paper.txt"))
 
@@ -24,8 +24,12 @@ EXPECTED_OTHER_ROWS = {2: 17, 3: 33, 4: 16, 5: 98}
 # The paper's column order per table, to read a row's numbers off the flattened text.
 R6 = ["TR@1", "TR@5", "TR@10", "IR@1", "IR@5", "IR@10"]
 COLUMNS = {
-    2: [("vqav2", "val", "all", "accuracy"), ("vqav2", "test-dev", "all", "accuracy"),
-        ("okvqa", "test", "all", "accuracy"), ("gqa", "test-dev", "all", "accuracy")],
+    2: [
+        ("vqav2", "val", "all", "accuracy"),
+        ("vqav2", "test-dev", "all", "accuracy"),
+        ("okvqa", "test", "all", "accuracy"),
+        ("gqa", "test-dev", "all", "accuracy"),
+    ],
     3: [("nocaps", "val", d, m) for d in ("in-domain", "near-domain", "out-domain", "all") for m in ("CIDEr", "SPICE")]
     + [("coco_caption", "karpathy-test", "all", "BLEU-4"), ("coco_caption", "karpathy-test", "all", "CIDEr")],
     4: [("vqav2", "test-dev", "all", "accuracy"), ("vqav2", "test-std", "all", "accuracy")],
@@ -34,20 +38,59 @@ COLUMNS = {
 }
 # Each data-file model -> the label that starts its row in the paper's text, per table.
 LABELS = {
-    2: {"VL-T5-no-vqa": "VL-T5 no-vqa", "FewVLM": "FewVLM", "Frozen": "Frozen", "VLKD": "VLKD",
-        "Flamingo3B": "Flamingo3B", "Flamingo9B": "Flamingo9B", "Flamingo80B": "Flamingo80B",
-        "vitl-opt2.7b": "BLIP-2 ViT-L OPT 2.7B", "vitg-opt2.7b": "BLIP-2 ViT-g OPT 2.7B",
-        "vitg-opt6.7b": "BLIP-2 ViT-g OPT 6.7B", "vitl-flant5xl": "BLIP-2 ViT-L FlanT5 XL",
-        "vitg-flant5xl": "BLIP-2 ViT-g FlanT5 XL", "vitg-flant5xxl": "BLIP-2 ViT-g FlanT5 XXL"},
-    3: {"OSCAR": "OSCAR", "VinVL": "VinVL", "BLIP": "BLIP", "OFA": "OFA", "Flamingo": "Flamingo",
-        "SimVLM": "SimVLM", "vitg-opt2.7b-coco": "BLIP-2 ViT-g OPT 2.7B",
-        "vitg-opt6.7b-coco": "BLIP-2 ViT-g OPT 6.7B", "vitg-flant5xl-coco": "BLIP-2 ViT-g FlanT5 XL"},
-    4: {"ALBEF": "ALBEF", "BLIP": "BLIP", "OFA": "OFA", "Flamingo80B": "Flamingo80B", "VinVL": "VinVL",
-        "SimVLM": "SimVLM", "CoCa": "CoCa", "BEIT-3": "BEIT-3", "vitg-flant5xl-vqa": "BLIP-2 ViT-g FlanT5 XL",
-        "vitg-opt2.7b-vqa": "BLIP-2 ViT-g OPT 2.7B", "vitg-opt6.7b-vqa": "BLIP-2 ViT-g OPT 6.7B"},
-    5: {"CLIP": "CLIP", "ALIGN": "ALIGN", "FILIP": "FILIP", "Florence": "Florence", "BEIT-3": "BEIT-3",
-        "UNITER": "UNITER", "OSCAR": "OSCAR", "VinVL": "VinVL", "ALBEF": "ALBEF", "BLIP": "BLIP",
-        "vitl-qformer-coco": "BLIP-2 ViT-L", "vitg-qformer-coco": "BLIP-2 ViT-g"},
+    2: {
+        "VL-T5-no-vqa": "VL-T5 no-vqa",
+        "FewVLM": "FewVLM",
+        "Frozen": "Frozen",
+        "VLKD": "VLKD",
+        "Flamingo3B": "Flamingo3B",
+        "Flamingo9B": "Flamingo9B",
+        "Flamingo80B": "Flamingo80B",
+        "vitl-opt2.7b": "BLIP-2 ViT-L OPT 2.7B",
+        "vitg-opt2.7b": "BLIP-2 ViT-g OPT 2.7B",
+        "vitg-opt6.7b": "BLIP-2 ViT-g OPT 6.7B",
+        "vitl-flant5xl": "BLIP-2 ViT-L FlanT5 XL",
+        "vitg-flant5xl": "BLIP-2 ViT-g FlanT5 XL",
+        "vitg-flant5xxl": "BLIP-2 ViT-g FlanT5 XXL",
+    },
+    3: {
+        "OSCAR": "OSCAR",
+        "VinVL": "VinVL",
+        "BLIP": "BLIP",
+        "OFA": "OFA",
+        "Flamingo": "Flamingo",
+        "SimVLM": "SimVLM",
+        "vitg-opt2.7b-coco": "BLIP-2 ViT-g OPT 2.7B",
+        "vitg-opt6.7b-coco": "BLIP-2 ViT-g OPT 6.7B",
+        "vitg-flant5xl-coco": "BLIP-2 ViT-g FlanT5 XL",
+    },
+    4: {
+        "ALBEF": "ALBEF",
+        "BLIP": "BLIP",
+        "OFA": "OFA",
+        "Flamingo80B": "Flamingo80B",
+        "VinVL": "VinVL",
+        "SimVLM": "SimVLM",
+        "CoCa": "CoCa",
+        "BEIT-3": "BEIT-3",
+        "vitg-flant5xl-vqa": "BLIP-2 ViT-g FlanT5 XL",
+        "vitg-opt2.7b-vqa": "BLIP-2 ViT-g OPT 2.7B",
+        "vitg-opt6.7b-vqa": "BLIP-2 ViT-g OPT 6.7B",
+    },
+    5: {
+        "CLIP": "CLIP",
+        "ALIGN": "ALIGN",
+        "FILIP": "FILIP",
+        "Florence": "Florence",
+        "BEIT-3": "BEIT-3",
+        "UNITER": "UNITER",
+        "OSCAR": "OSCAR",
+        "VinVL": "VinVL",
+        "ALBEF": "ALBEF",
+        "BLIP": "BLIP",
+        "vitl-qformer-coco": "BLIP-2 ViT-L",
+        "vitg-qformer-coco": "BLIP-2 ViT-g",
+    },
     6: {"vitg-qformer-coco-no-itg": "ITC + ITM", "vitg-qformer-coco": "ITC + ITM + ITG"},
 }
 # The caption that ends each table; a table's text runs from the previous caption to its own.
@@ -115,7 +158,7 @@ def _row_numbers(lines: list[str], label: str) -> list[str]:
     """The numbers of the row starting with ``label``: skip param counts and '-' cells, stop at the next label."""
     pattern = re.compile(re.escape(label) + r"(?=\s|$)")
     start = next(i for i, line in enumerate(lines) if pattern.match(line))
-    tokens = lines[start][len(label):].split() + [t for line in lines[start + 1:] for t in line.split()]
+    tokens = lines[start][len(label) :].split() + [t for line in lines[start + 1 :] for t in line.split()]
     numbers = []
     for token in tokens:
         if re.fullmatch(r"\d+\.\d+", token):
@@ -127,7 +170,7 @@ def _row_numbers(lines: list[str], label: str) -> list[str]:
 
 def _table_lines(text: str, table: int) -> list[str]:
     begin = text.index(CAPTIONS[table - 1])
-    return _clean_lines(text[begin: text.index(CAPTIONS[table], begin)])
+    return _clean_lines(text[begin : text.index(CAPTIONS[table], begin)])
 
 
 @pytest.mark.skipif(not PAPER_TEXT.is_file(), reason=f"paper text not found at {PAPER_TEXT} (set BLIP2_PAPER_TEXT)")
@@ -155,9 +198,9 @@ def test_paper_command_prints_the_data_file(paper):
 
 
 def test_paper_command_markdown_and_filters():
-    result = bench("paper", "--table", "6", "--blip2-only")
+    result = bench_here("paper", "--table", "6", "--blip2-only")
     assert result.returncode == 0, result.stderr
     assert "| **vitg-qformer-coco-no-itg** | coco_retrieval | test | all | TR@1 | 84.5 |" in result.stdout
     assert "Table 2" not in result.stdout
-    bad = bench("paper", "--table", "9")
+    bad = bench_here("paper", "--table", "9")
     assert bad.returncode == 2 and bad.stderr.startswith("error: the paper data has no table 9")

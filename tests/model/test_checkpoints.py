@@ -287,3 +287,21 @@ def to_lavis_from_ours(trained: dict, clip_state: dict) -> dict:
             new = f"Qformer.bert.encoder.layer.{idx}.{layer[sub]}.{leaf}"
         out[new] = value
     return out
+
+
+def test_preprocessor_image_size_wins_and_positions_are_resized(tiny_dir, tmp_path):
+    """A transformers folder's image processor decides the input size; the position table follows it."""
+    import json
+    import shutil
+
+    src = tiny_dir("opt", "base")
+    dst = tmp_path / "bigger"
+    shutil.copytree(src, dst)
+    config = json.loads((dst / "processor_config.json").read_text())
+    config["image_processor"]["size"] = {"height": 42, "width": 42}
+    (dst / "processor_config.json").write_text(json.dumps(config))
+    model = blip2.load_model(dst)
+    assert model.cfg.vision.image_size == 42
+    assert model.vision.trunk.pos_embed.shape[1] == 1 + 3 * 3
+    assert blip2.image_transform(model).size == 42
+    assert isinstance(blip2.caption(model, random_images(1), max_new_tokens=3)[0], str)

@@ -1,0 +1,45 @@
+"""``python -m bench train --recipe NAME``: run a training recipe (paper or toy)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tasks.data_root import resolve_data_root
+
+NAME = "train"
+HELP = "run a training recipe (stage 1, stage 2, caption / VQA / retrieval fine-tuning)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--recipe", required=True, help="recipe name (see blip2/training/recipes/) or a JSON file")
+    parser.add_argument("--data-root", help="data root (default: $BLIP2_DATA, then ./data)")
+    parser.add_argument("--output", default="results/train", help="folder for <recipe>/{model,checkpoint,log.jsonl}")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a recipe field, e.g. --set max_steps=100 --set batch_size=16 (JSON values)")
+    parser.add_argument("--quiet", action="store_true")
+
+
+def _overrides(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"error: --set expects FIELD=VALUE, got {pair!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from blip2.training import load_recipe
+    from blip2.training.run import run_recipe
+
+    recipe = load_recipe(args.recipe).with_overrides(_overrides(args.set))
+    result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet)
+    print(f"{recipe.name}: {result.steps} steps, final loss {result.losses[-1]:.4f}; "
+          f"model saved to {result.output_dir / 'model'}")
+    return 0

@@ -1,0 +1,90 @@
+"""Recipes: the hyperparameters of one training run, kept as data (one JSON file per recipe)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+Stage = Literal["stage1", "stage2", "caption", "vqa", "retrieval"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a training run. `source` says where each number comes from."""
+
+    name: str
+    stage: Stage
+    model: str  # zoo name (architecture) or a folder to start from
+    init_from: str | None = None  # weights to start from (a previous stage's output), None = model's own
+    # optimiser and schedule
+    lr: float = 1e-4
+    min_lr: float = 0.0
+    warmup_lr: float = 0.0
+    warmup_steps: int = 2000
+    betas: tuple[float, float] = (0.9, 0.98)
+    weight_decay: float = 0.05
+    layer_decay: float = 1.0  # ViT layer-wise lr decay; 1 = none
+    # length and batch
+    max_steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 32  # global, across processes and accumulation
+    grad_accum: int = 1
+    # data and inputs
+    image_size: int = 224
+    train_augment: bool = True  # RandomResizedCrop(0.5-1) + horizontal flip
+    prompt: str = ""
+    max_text_tokens: int = 32
+    freeze_vit: bool = True
+    drop_path: float = 0.0
+    data: tuple[dict[str, Any], ...] = ()
+    precision: str = "auto"  # accelerate mixed precision: "no", "fp16", "bf16" or "auto"
+    seed: int = 42
+    log_every: int = 10
+    save_every: int = 1000
+    source: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if (self.max_steps is None) == (self.epochs is None):
+            raise ValueError(f"recipe {self.name}: give exactly one of max_steps and epochs")
+        if self.batch_size % self.grad_accum:
+            raise ValueError(f"recipe {self.name}: batch_size {self.batch_size} is not divisible by "
+                             f"grad_accum {self.grad_accum}")
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Recipe:
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown recipe field(s) {unknown}; known: {sorted(known)}")
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def recipe_names() -> list[str]:
+    """The recipes shipped with the package."""
+    folder = resources.files(__package__) / "recipes"
+    return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
+
+
+def load_recipe(name_or_path: str | Path) -> Recipe:
+    """A shipped recipe by name, or a recipe JSON file by path."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.exists():
+        text = path.read_text()
+    else:
+        file = resources.files(__package__) / "recipes" / f"{name_or_path}.json"
+        if not file.is_file():
+            raise KeyError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(recipe_names())}")
+        text = file.read_text()
+    data = json.loads(text)
+    data.pop("$comment", None)
+    if "betas" in data:
+        data["betas"] = tuple(data["betas"])
+    if "data" in data:
+        data["data"] = tuple(data["data"])
+    return Recipe(**data)

@@ -1,0 +1,74 @@
+"""Run a recipe end to end: build or load the starting model, read the data, train, save."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .. import api, zoo
+from ..models.build import build_model
+from ..processing import ImageTransform
+from .data import ExampleDataset, TarShardPairs, expand_braces, karpathy_examples, vqa_examples
+from .recipe import Recipe
+from .trainer import TrainResult, train
+
+
+def starting_model(recipe: Recipe, runs_root: Path):
+    """`init_from`: "recipe:<name>" (that recipe's output), a zoo name or folder; None builds the
+    recipe's architecture with random weights (a from-scratch stage 1)."""
+    source = recipe.init_from
+    if source is None:
+        model = build_model(zoo.get(recipe.model).config())
+    elif source.startswith("recipe:"):
+        folder = runs_root / source.removeprefix("recipe:") / "model"
+        if not folder.is_dir():
+            raise FileNotFoundError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
+                                    f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` first")
+        model = api.load_model(folder)
+    else:
+        model = api.load_model(source)
+    api.freeze_frozen_parts(model)
+    if not recipe.freeze_vit:
+        for p in model.vision.trunk.parameters():
+            p.requires_grad_(True)
+    if model.cfg.vision.image_size != recipe.image_size:
+        model.vision.set_image_size(recipe.image_size)
+    return model.train()
+
+
+def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.Dataset:
+    """The recipe's data sources, with its training augmentation."""
+    transform = ImageTransform(recipe.image_size, model.cfg.image_mean, model.cfg.image_std,
+                               train=recipe.train_augment)
+    examples, shards = [], []
+    for spec in recipe.data:
+        kind = spec.get("type")
+        if kind == "karpathy":
+            examples += karpathy_examples(data_root, spec)
+        elif kind == "vqa":
+            examples += vqa_examples(data_root, spec)
+        elif kind == "tar_shards":
+            shards += [data_root / s for s in expand_braces(spec["pattern"])]
+        elif kind != "note":
+            raise ValueError(f"recipe {recipe.name}: unknown data source type {kind!r}")
+    if shards and examples:
+        raise ValueError(f"recipe {recipe.name}: mixing tar shards and JSON sources is not supported yet")
+    if shards:
+        missing = [str(s) for s in shards if not s.exists()]
+        if missing:
+            raise FileNotFoundError(f"recipe {recipe.name}: missing tar shards, e.g. {missing[:3]}")
+        return TarShardPairs(shards, transform, seed=recipe.seed)
+    return ExampleDataset(examples, transform, seed=recipe.seed)
+
+
+def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True) -> TrainResult:
+    """Train `recipe`; the model is saved (our format) to `<output_root>/<recipe>/model`."""
+    out = output_root / recipe.name
+    out.mkdir(parents=True, exist_ok=True)
+    model = starting_model(recipe, output_root)
+    dataset = recipe_dataset(recipe, data_root, model)
+    result = train(recipe, model, dataset, out, progress=progress)
+    if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
+        api.save_model(model.eval(), out / "model")
+    return result

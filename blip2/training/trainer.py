@@ -1,0 +1,151 @@
+"""The training loop on accelerate: mixed precision, gradient accumulation, checkpoint and resume,
+and any number of processes or nodes (`accelerate launch` / `torchrun`) without code changes."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import DataLoaderConfiguration, set_seed
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from .data import collate
+from .objectives import loss_for
+from .optim import cosine_lr, param_groups
+from .recipe import Recipe
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    losses: list[float]
+    output_dir: Path
+
+
+def _mixed_precision(recipe: Recipe, accelerator_cpu: bool) -> str:
+    if recipe.precision in ("no", "fp16", "bf16"):
+        return "no" if accelerator_cpu and recipe.precision == "fp16" else recipe.precision
+    return "no" if accelerator_cpu or not torch.cuda.is_available() else "bf16"
+
+
+def train(
+    recipe: Recipe,
+    model: torch.nn.Module,
+    dataset: Dataset,
+    output_dir: str | Path,
+    *,
+    cpu: bool | None = None,
+    progress: bool = True,
+    stop_after: int | None = None,
+    loss_fn: Callable | None = None,
+) -> TrainResult:
+    """Run `recipe` on `model`; logs to `output_dir/log.jsonl`, resumes from `output_dir/checkpoint`.
+
+    `stop_after` ends the loop early (after that many optimiser steps) as a pre-emption would.
+    """
+    output_dir = Path(output_dir)
+    cpu = (not torch.cuda.is_available()) if cpu is None else cpu
+    # split_batches: every process takes its slice of the same global batch, so 1 and N processes
+    # see exactly the same samples at each step.
+    accelerator = Accelerator(cpu=cpu, mixed_precision=_mixed_precision(recipe, cpu),
+                              gradient_accumulation_steps=recipe.grad_accum,
+                              dataloader_config=DataLoaderConfiguration(split_batches=True))
+    set_seed(recipe.seed)
+    per_process = recipe.batch_size // (recipe.grad_accum * accelerator.num_processes)
+    if per_process < 1 or per_process * recipe.grad_accum * accelerator.num_processes != recipe.batch_size:
+        raise ValueError(f"global batch {recipe.batch_size} does not split into {accelerator.num_processes} "
+                         f"processes x {recipe.grad_accum} accumulation steps")
+    generator = torch.Generator().manual_seed(recipe.seed)
+    loader = DataLoader(dataset, batch_size=per_process * accelerator.num_processes, shuffle=True,
+                        generator=generator, drop_last=True, collate_fn=collate)
+    optimizer = torch.optim.AdamW(param_groups(model, recipe.lr, recipe.weight_decay, recipe.layer_decay),
+                                  lr=recipe.lr, betas=recipe.betas, weight_decay=recipe.weight_decay)
+    steps_per_epoch = len(loader) // recipe.grad_accum
+    total = recipe.max_steps or recipe.epochs * steps_per_epoch
+    ddp_model, optimizer, loader = accelerator.prepare(model, optimizer, loader)
+    loss_fn = loss_fn or loss_for(recipe)
+
+    state_path = output_dir / "checkpoint"
+    step, losses = 0, []
+    if state_path.is_dir():
+        accelerator.load_state(str(state_path))
+        progress_state = json.loads((state_path / "progress.json").read_text())
+        step, losses = progress_state["step"], progress_state["losses"]
+    bar = tqdm(total=total, initial=step, desc=recipe.name, disable=not progress or not accelerator.is_main_process)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    log = open(output_dir / "log.jsonl", "a") if accelerator.is_main_process else None  # noqa: SIM115
+    epoch = step // max(1, steps_per_epoch)
+    while step < total:
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(epoch)
+        generator.manual_seed(recipe.seed + epoch)
+        if hasattr(loader, "set_epoch"):  # accelerate's shuffling follows its own epoch counter: pin it
+            loader.set_epoch(epoch)
+        skip = (step % steps_per_epoch) * recipe.grad_accum if steps_per_epoch else 0
+        batches = accelerator.skip_first_batches(loader, skip) if skip else loader
+        if hasattr(batches, "set_epoch"):
+            batches.set_epoch(epoch)
+        for batch in batches:
+            with accelerator.accumulate(ddp_model):
+                lr = cosine_lr(step, total, recipe.lr, recipe.warmup_steps, recipe.min_lr, recipe.warmup_lr)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr * group["lr_scale"]
+                loss, parts = loss_fn(_forwarding(ddp_model, model), batch, recipe)
+                accelerator.backward(loss)
+                optimizer.step()
+                optimizer.zero_grad()
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            mean_loss = accelerator.reduce(loss.detach(), reduction="mean").item()
+            losses.append(mean_loss)
+            bar.update(1)
+            bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr:.2e}")
+            if log is not None:
+                log.write(json.dumps({"step": step, "loss": mean_loss, "lr": lr, **parts}) + "\n")
+                log.flush()
+            if step % recipe.save_every == 0 or step == total or step == stop_after:
+                _save_state(accelerator, state_path, step, losses)
+            if step >= total or step == stop_after:
+                break
+        if step == stop_after:
+            break
+        epoch += 1
+    bar.close()
+    if log is not None:
+        log.close()
+    accelerator.wait_for_everyone()
+    return TrainResult(step, losses, output_dir)
+
+
+class _forwarding:
+    """The DDP wrapper for forward(), the plain module for everything else (tokenizers, cfg, ...)."""
+
+    def __init__(self, ddp_model, model):
+        self._ddp, self._model = ddp_model, model
+
+    def __call__(self, *args, **kwargs):
+        return self._ddp(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+
+def _save_state(accelerator: Accelerator, path: Path, step: int, losses: list[float]) -> None:
+    accelerator.save_state(str(path))
+    if accelerator.is_main_process:
+        (path / "progress.json").write_text(json.dumps({"step": step, "losses": losses}))
+
+
+def steps_for(recipe: Recipe, dataset_size: int, processes: int = 1) -> int:
+    """How many optimiser steps a recipe takes on a dataset of this size."""
+    if recipe.max_steps:
+        return recipe.max_steps
+    return recipe.epochs * math.floor(dataset_size / recipe.batch_size)

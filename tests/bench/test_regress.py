@@ -1,0 +1,169 @@
+"""``bench regress``: the CI gate's exit codes (0 same, 1 drop, 2 missing) and its Markdown report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.regress import BaselineError, compare, load_baseline
+from bench.run_folders import collect_runs, results_frame
+from bench.tolerance import parse_tolerances
+from tests.bench.helpers import bench, bench_here, write_run
+
+RETRIEVAL = {
+    "TR@1": 85.4,
+    "TR@5": 97.0,
+    "TR@10": 98.5,
+    "IR@1": 68.3,
+    "IR@5": 87.7,
+    "IR@10": 92.6,
+    "TR_mean": 93.63,
+    "IR_mean": 82.87,
+    "R_mean": 88.25,
+}
+
+
+def _write_runs(root, tr1=85.4, ir1=68.3, vqa=63.13):
+    write_run(root, "vitg-qformer-coco", "coco_retrieval", "test", {**RETRIEVAL, "TR@1": tr1, "IR@1": ir1})
+    write_run(
+        root,
+        "vitg-flant5xl",
+        "vqav2",
+        "val",
+        {"accuracy": vqa, "accuracy_by_answer_type": {"yes/no": 84.28, "number": 41.01, "other": 52.9}},
+    )
+    return root
+
+
+@pytest.fixture
+def baseline(tmp_path):
+    """A baseline snapshot written by ``bench regress --write-baseline`` from good runs."""
+    runs = _write_runs(tmp_path / "good")
+    path = tmp_path / "baseline.csv"
+    result = bench_here("regress", "--write-baseline", str(path), "--runs", str(runs))
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_identical_rerun_passes(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "rerun")
+    result = bench("regress", "--baseline", str(baseline), "--runs", str(runs))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✅ no regression" in result.stdout and "❌" not in result.stdout
+    assert "| vitg-qformer-coco | coco_retrieval | test | all | TR@1 | 85.40 | 85.40 | +0.00 | 0 | ✅ pass |" in (
+        result.stdout
+    )
+    assert "| vitg-flant5xl | vqav2 | val | yes/no | accuracy | 84.28 | 84.28 |" in result.stdout
+
+
+def test_injected_drop_fails(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "worse", tr1=84.0)
+    report = tmp_path / "comment.md"
+    result = bench("regress", "--baseline", str(baseline), "--runs", str(runs), "--output", str(report))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "| vitg-qformer-coco | coco_retrieval | test | all | TR@1 | 85.40 | 84.00 | -1.40 | 0 | ❌ regression |" in (
+        result.stdout
+    )
+    assert result.stdout.count("❌ regression |") == 1
+    assert report.read_text(encoding="utf-8") == result.stdout
+
+
+def test_drop_within_tolerance_passes_and_default_applies(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "worse", tr1=84.0, ir1=68.0)
+    assert (
+        bench_here("regress", "--baseline", str(baseline), "--runs", str(runs), "--tolerance", "TR@1=1.5").returncode
+        == 1
+    )
+    ok = bench_here(
+        "regress",
+        "--baseline",
+        str(baseline),
+        "--runs",
+        str(runs),
+        "--tolerance",
+        "TR@1=1.5",
+        "--tolerance",
+        "default=0.3",
+    )
+    assert ok.returncode == 0, ok.stdout
+    assert "| 85.40 | 84.00 | -1.40 | 1.5 | ✅ pass |" in ok.stdout
+
+
+def test_improvement_is_not_a_regression(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "better", tr1=90.0, vqa=70.0)
+    assert bench_here("regress", "--baseline", str(baseline), "--runs", str(runs)).returncode == 0
+
+
+def test_missing_metric_exits_2(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "partial")
+    folder = runs / "vitg-qformer-coco" / "coco_retrieval-test" / "metrics.json"
+    record = json.loads(folder.read_text(encoding="utf-8"))
+    del record["metrics"]["IR@10"]
+    folder.write_text(json.dumps(record), encoding="utf-8")
+    result = bench("regress", "--baseline", str(baseline), "--runs", str(runs))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "| IR@10 | 92.60 | — | — | 0 | ⚠️ missing |" in result.stdout
+    assert "run vitg-qformer-coco coco_retrieval-test has no value for IR@10 (all)" in result.stdout
+
+
+def test_missing_task_split_exits_2_even_with_a_regression(baseline, tmp_path):
+    runs = tmp_path / "only-vqa"
+    write_run(runs, "vitg-flant5xl", "vqav2", "val", {"accuracy": 50.0})
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs))
+    assert result.returncode == 2
+    assert "no current run of vitg-qformer-coco on coco_retrieval test" in result.stdout
+    assert "❌ regression" in result.stdout
+
+
+def test_paper_csv_as_baseline_matches_by_zoo_name(tmp_path):
+    """The paper's own CSV (``bench paper --format csv``) gates a run whose provenance names the zoo model."""
+    paper_csv = tmp_path / "paper.csv"
+    paper_csv.write_text(bench_here("paper", "--format", "csv").stdout, encoding="utf-8")
+    runs = tmp_path / "runs"
+    write_run(runs, "candidate", "coco_retrieval", "test", {**RETRIEVAL, "IR@5": 87.0}, zoo="vitg-qformer-coco")
+    result = bench_here("regress", "--baseline", str(paper_csv), "--runs", str(runs), "--model", "vitg-qformer-coco")
+    # Tables 5 and 6 both list COCO TR@1 85.4: one baseline row. Flickr30K was not run: exit 2.
+    assert result.returncode == 2
+    assert result.stdout.count("| TR@1 | 85.40 |") == 1
+    row = "| vitg-qformer-coco → candidate | coco_retrieval | test | all | IR@5 | 87.70 | 87.00 | -0.70 |"
+    assert row in result.stdout
+
+
+def test_run_option_gates_a_new_checkpoint_against_another_models_numbers(baseline, tmp_path):
+    runs = tmp_path / "runs"
+    write_run(runs, "new-ckpt", "coco_retrieval", "test", {**RETRIEVAL, "TR@1": 86.0})
+    result = bench_here(
+        "regress", "--baseline", str(baseline), "--runs", str(runs), "--run", "new-ckpt", "--model", "vitg-qformer-coco"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| vitg-qformer-coco → new-ckpt | coco_retrieval | test | all | TR@1 | 85.40 | 86.00 | +0.60 |" in (
+        result.stdout
+    )
+
+
+def test_metrics_json_and_runs_dir_baselines(tmp_path):
+    good = _write_runs(tmp_path / "good")
+    worse = _write_runs(tmp_path / "worse", vqa=60.0)
+    tolerances = parse_tolerances([], 0.0)
+    current = results_frame(collect_runs(worse))
+    from_dir = compare(load_baseline(good), current, tolerances)
+    from_json = compare(load_baseline(good / "vitg-flant5xl" / "vqav2-val" / "metrics.json"), current, tolerances)
+    assert from_dir.exit_code == 1 and from_json.exit_code == 1
+    assert set(from_json.rows["metric"]) == {"accuracy"} and len(from_json.rows) == 4  # overall + 3 answer types
+
+
+def test_bad_baseline_csv_names_the_line(tmp_path):
+    path = tmp_path / "baseline.csv"
+    path.write_text("table,model,task,split,subset,metric,value\n,m,gqa,test-dev,all,accuracy,oops\n", encoding="utf-8")
+    with pytest.raises(BaselineError, match=r"baseline.csv line 2: value 'oops' is not a number"):
+        load_baseline(path)
+    path.write_text("model,task,metric,value\nm,gqa,accuracy,1\n", encoding="utf-8")
+    result = bench_here("regress", "--baseline", str(path), "--runs", str(tmp_path))
+    assert result.returncode == 2 and "missing column(s) split" in result.stderr
+
+
+def test_unknown_tolerance_metric_is_a_user_error(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "rerun")
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs), "--tolerance", "R@1=1")
+    assert result.returncode == 2 and result.stderr.startswith("error: --tolerance 'R@1=1': unknown metric 'R@1'")
