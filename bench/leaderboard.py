@@ -143,8 +143,12 @@ def to_markdown(frame: pd.DataFrame, tolerances: Tolerances) -> str:
     for table_no, rows in frame[frame["table"].notna()].groupby("table", sort=True):
         parts += [f"## {TABLE_TITLES.get(int(table_no), f'Table {table_no}')}\n", _md_rows(rows) + "\n"]
     extras = frame[frame["table"].isna()]
-    if len(extras):
-        parts += ["## Measured by our runs, not reported in the paper\n", _md_rows(extras) + "\n"]
+    toy = extras["model"].isin(zoo.TOY_MODELS)
+    if toy.any():
+        parts += ["## Toy world\n", "The toy models (docs/toy-models.md) on the toy data root; `python -m bench run` "
+                  "with no arguments refreshes them.\n", _md_rows(extras[toy]) + "\n"]
+    if (~toy).any():
+        parts += ["## Measured by our runs, not reported in the paper\n", _md_rows(extras[~toy]) + "\n"]
     parts.append("Statuses: " + "; ".join(f"*{s}*: {note}" for s, note in STATUS_NOTES.items()) + ".\n")
     return "\n".join(parts)
 

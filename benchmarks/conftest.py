@@ -91,7 +91,7 @@ def vqa_split(images) -> GenerationSplit:
 
 @pytest.fixture(scope="session")
 def caption_split(images) -> GenerationSplit:
-    samples = tuple(Sample(sample_id=i, image_id=i, image_path=images[i]) for i in range(16))
+    samples = tuple(Sample(sample_id=i, image_id=i, image_path=images[i]) for i in range(48))
     return GenerationSplit(task="coco_caption", split="karpathy-test", kind="caption",
                            data_root=images[0].parent, files=(), samples=samples, references={},
                            has_answers=False, total=len(samples))

@@ -23,6 +23,7 @@ from .checkpoints.hf import load_hf_dir
 from .checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_file
 from .checkpoints.lavis import load_lavis
 from .checkpoints.native import is_native_dir, load_native
+from .checkpoints.weights_io import sha256_file
 from .models.blip2_lm import Blip2LM
 from .models.blip2_qformer import Blip2Qformer
 from .precision import apply_precision
@@ -39,6 +40,7 @@ def load_model(
     precision: str = "auto",
     vision_file: str | Path | None = None,
     llm: str | Path | None = None,
+    expect_sha256: str | None = None,
 ) -> Model:
     """Load a BLIP-2 model, ready for inference, from any supported source.
 
@@ -47,13 +49,33 @@ def load_model(
     - a folder in our own format (`blip2.save_model`);
     - a LAVIS `.pth` file, with `arch=<zoo name>` saying which architecture it holds.
     `vision_file` and `llm` override where a LAVIS model's frozen ViT and LLM come from.
+    `expect_sha256` must equal the sha256 of the checkpoint's weight file (one of them, if sharded);
+    a local file is checked before it is read.
     """
+    if expect_sha256 and Path(name_or_path).is_file():
+        verify_sha256([Path(name_or_path)], expect_sha256)
     model, facts = _load(str(name_or_path), arch, vision_file, llm)
+    if expect_sha256:
+        verify_sha256([Path(f) for f in facts.get("files", [])], expect_sha256)
     model.source = facts  # provenance: format, files, what stayed at init
     model.precision = apply_precision(model, precision, device)
     model.eval()
     freeze_frozen_parts(model)
     return model
+
+
+class ChecksumMismatch(ValueError):
+    """The checkpoint on disk is not the one the user expected (corrupt, truncated or swapped)."""
+
+
+def verify_sha256(files: Sequence[Path], expected: str) -> str:
+    """Raise unless one of `files` has sha256 `expected`; returns the matching file's digest."""
+    digests = {str(f): sha256_file(f) for f in files}
+    if expected.lower() not in digests.values():
+        listing = ", ".join(f"{f}={d}" for f, d in digests.items()) or "no weight files"
+        raise ChecksumMismatch(f"sha256 mismatch: expected {expected}, found {listing}. The file is corrupt or "
+                               "not the checkpoint you meant; download it again or fix --expect-sha256.")
+    return expected.lower()
 
 
 def missing_weights(name_or_path: str | Path, arch: str | None = None) -> str | None:
@@ -71,6 +93,10 @@ def missing_weights(name_or_path: str | Path, arch: str | None = None) -> str | 
     entry = zoo.get(name)
     if not entry.released:
         return f"{name}: no released checkpoint exists ({entry.note})"
+    if entry.local_dir:
+        folder = entry.local_path()
+        return None if is_native_dir(folder) else (f"{name}: its committed weights {folder} are missing; "
+                                                   "rebuild them with `python -m bench train --recipe toy`")
     problems = []
     for source, fetch in ((entry.hf_id, hf_snapshot), (entry.lavis_file, lavis_file)):
         if source:
@@ -113,6 +139,13 @@ def _load_zoo(entry: zoo.ZooEntry, vision_file, llm) -> tuple[Model, dict[str, A
     if not entry.released:
         raise WeightsUnavailable(f"{entry.name}: no released checkpoint exists ({entry.note}). Train it with the "
                                  f"recipes in blip2.training, then pass the output folder as --model.")
+    if entry.local_dir:
+        folder = entry.local_path()
+        if not is_native_dir(folder):
+            raise WeightsUnavailable(f"{entry.name}: its committed weights {folder} are missing; rebuild them with "
+                                     "`python -m bench train --recipe toy`")
+        model, facts = load_native(folder)
+        return model, facts | {"source": str(folder), "zoo": entry.name}
     tried = []
     if entry.hf_id:
         try:

@@ -45,6 +45,8 @@ def format_tasks() -> str:
 
 
 def _cached(entry: zoo.ZooEntry) -> str:
+    if entry.local_dir:
+        return "yes (committed)" if (entry.local_path() / "model.safetensors").is_file() else "no"
     found = []
     for source, fetch, label in ((entry.hf_id, hf_snapshot, "hf"), (entry.lavis_file, lavis_file, "lavis")):
         if source:
@@ -56,6 +58,10 @@ def _cached(entry: zoo.ZooEntry) -> str:
     return ", ".join(found) if found else "no"
 
 
+def _params(n: int) -> str:
+    return f"{n / 1e9:.2f}B" if n >= 1e8 else f"{n / 1e6:.1f}M"
+
+
 def format_models() -> str:
     from blip2.param_report import parameter_rows  # builds models on the meta device: imports torch
 
@@ -64,9 +70,10 @@ def format_models() -> str:
              "|---|---|---|---|---|---|---|"]
     for name in zoo.names():
         e = zoo.get(name)
-        sources = ", ".join(filter(None, [e.hf_id and f"hf:{e.hf_id}", e.lavis_file and f"lavis:{e.lavis_file}"]))
+        sources = ", ".join(filter(None, [e.hf_id and f"hf:{e.hf_id}", e.lavis_file and f"lavis:{e.lavis_file}",
+                                          e.local_dir and f"repo:blip2/{e.local_dir}"]))
         c = counts[name]
         lines.append(f"| {name} | {e.image_size} | {sources or 'no released checkpoint'} | {_cached(e)} | "
-                     f"{c['trainable'] / 1e6:.1f}M | {c['total'] / 1e9:.2f}B | {'; '.join(e.paper_rows)} |")
+                     f"{c['trainable'] / 1e6:.1f}M | {_params(c['total'])} | {'; '.join(e.paper_rows)} |")
     lines.append(f"\nLAVIS files are looked for in {lavis_cache_dir()} (set BLIP2_LAVIS_DIR to change it).")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 NAME = "run"
@@ -14,8 +15,9 @@ _OVERRIDES = {"num_beams": int, "max_new_tokens": int, "min_new_tokens": int, "l
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--task", required=True, help="task name, comma-separated names, or 'all'")
-    parser.add_argument("--model", required=True, help="zoo name, HF folder or hub id, our folder, or LAVIS .pth")
+    parser.add_argument("--task", help="task name, comma-separated names, or 'all' (with no --task and no --model: "
+                                       "the default job, every toy model on every task; see bench/default_job.py)")
+    parser.add_argument("--model", help="zoo name, HF folder or hub id, our folder, or LAVIS .pth")
     parser.add_argument("--arch", help="zoo name of the architecture a LAVIS .pth holds")
     parser.add_argument("--split", help="split name (default: each task's default split)")
     parser.add_argument("--data-root", help="data root (default: $BLIP2_DATA, then ./data)")
@@ -30,12 +32,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, help="override the checkpoint's image size")
     parser.add_argument("--vqa-scorer", default="lavis", choices=["lavis", "official"])
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a run folder that holds another checkpoint's or other settings' results")
+    parser.add_argument("--skip-bad", action="store_true",
+                        help="skip samples whose image cannot be read; they are listed in metrics.json (partial)")
+    parser.add_argument("--expect-sha256", help="refuse the checkpoint unless its weight file has this sha256")
     settings = parser.add_argument_group("generation / retrieval settings (override the task defaults)")
     for flag, kind in _OVERRIDES.items():
         settings.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.task is None and args.model is None:
+        from bench.default_job import DefaultJob, run_default_job
+
+        for folder in run_default_job(DefaultJob(limit=args.limit, quiet=args.quiet)):
+            print(folder / "metrics.json")
+        return 0
+    if args.task is None or args.model is None:
+        print("error: give both --task and --model (or neither, for the default toy job)", file=sys.stderr)
+        return 2
     from bench.runner.run import RunError, RunRequest, expand_tasks, run_all  # heavy: torch, transformers
 
     if args.batch_size < 1:
@@ -45,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         data_root=args.data_root, output_dir=args.output_dir, name=args.name, batch_size=args.batch_size,
         num_workers=args.num_workers, device=args.device, precision=args.precision, limit=args.limit,
         seed=args.seed, image_size=args.image_size, vqa_scorer=args.vqa_scorer, quiet=args.quiet,
+        overwrite=args.overwrite, skip_bad=args.skip_bad, expect_sha256=args.expect_sha256,
         overrides={k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None},
     )
     try:
@@ -52,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     except RunError as exc:
         print(f"error: {exc}", file=sys.stderr)  # multi-line on purpose: it lists every fix
         return 2
-    for folder in folders:
-        print(folder / "metrics.json")
+    if os.environ.get("RANK", "0") == "0":  # under a launcher, only rank 0 wrote the files
+        for folder in folders:
+            print(folder / "metrics.json")
     return 0

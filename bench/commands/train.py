@@ -13,7 +13,9 @@ HELP = "run a training recipe (stage 1, stage 2, caption / VQA / retrieval fine-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--recipe", required=True, help="recipe name (see blip2/training/recipes/) or a JSON file")
+    parser.add_argument("--recipe", required=True,
+                        help="recipe name (see blip2/training/recipes/) or a JSON file; 'toy' rebuilds every toy "
+                             "checkpoint, 'toy-findings' runs the toy Figure 5 / Table 6 ablations")
     parser.add_argument("--data-root", help="data root (default: $BLIP2_DATA, then ./data)")
     parser.add_argument("--output", default="results/train", help="folder for <recipe>/{model,checkpoint,log.jsonl}")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -38,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from blip2.training import load_recipe
     from blip2.training.run import run_recipe
 
+    if args.recipe in ("toy", "toy-findings"):
+        from bench.toy_train import run_toy
+
+        return run_toy(args.recipe, args.data_root, Path(args.output), _overrides(args.set), quiet=args.quiet)
     recipe = load_recipe(args.recipe).with_overrides(_overrides(args.set))
     result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet)
     print(f"{recipe.name}: {result.steps} steps, final loss {result.losses[-1]:.4f}; "

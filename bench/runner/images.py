@@ -62,3 +62,15 @@ def group_by_image(keys: Sequence[Hashable]) -> tuple[list[int], list[list[int]]
             members.append([])
         members[row].append(index)
     return firsts, members
+
+
+def find_unreadable(paths: Sequence[Path]) -> dict[str, str]:
+    """{path: reason} for every image that is missing, empty, truncated or not an image (each checked once)."""
+    bad = {}
+    for path in dict.fromkeys(str(p) for p in paths):
+        try:
+            with Image.open(path) as image:
+                image.load()
+        except (OSError, UnidentifiedImageError, ValueError) as exc:
+            bad[path] = f"{type(exc).__name__}: {exc}"
+    return bad

@@ -24,6 +24,7 @@ from tasks.settings import RetrievalSettings
 from tasks.splits import RetrievalSplit
 from tasks.task import Task
 
+from .distributed import all_gather_objects
 from .features import DEFAULT_FEATURE_MEMORY, FeatureStore, by_length, pad_tokens
 from .images import image_batches
 
@@ -44,8 +45,15 @@ def retrieval_scores(
     optimized: bool = True,
     itm_batch: int = ITM_BATCH,
     feature_memory: int = DEFAULT_FEATURE_MEMORY,
+    rank: int = 0,
+    world: int = 1,
 ) -> dict[str, np.ndarray]:
-    """{"i2t", "t2i", "itc"}: re-ranked score matrices and the raw ITC similarities."""
+    """{"i2t", "t2i", "itc"}: re-ranked score matrices and the raw ITC similarities.
+
+    With several processes, process `rank` encodes images rank, rank+world, ... and scores the ITM
+    pairs of those images; ITC features and ITM logits are gathered, so every process ends with the
+    same matrices.
+    """
     if not optimized:
         return retrieval_scores_reference(model, task, loaded, settings, transform, batch_size, num_workers,
                                           on_batch)
@@ -55,22 +63,48 @@ def retrieval_scores(
     pad_id = model.tokenizer.pad_token_id
     text_feats = _text_features(model, tokens, pad_id, max(batch_size, itm_batch), device)
 
-    with FeatureStore(len(loaded.image_paths), feature_memory) as store:
+    mine = list(range(rank, len(loaded.image_paths), world))
+    with FeatureStore(len(mine), feature_memory) as store:
         image_feats = []
-        for _, pixels in image_batches(loaded.image_paths, loaded.image_ids, transform, batch_size, num_workers,
-                                       pin_memory=device.type == "cuda"):
+        for _, pixels in image_batches([loaded.image_paths[i] for i in mine], [loaded.image_ids[i] for i in mine],
+                                       transform, batch_size, num_workers, pin_memory=device.type == "cuda"):
             image = model.vision(pixels.to(device, non_blocking=True))
             queries, _ = model.qformer(image=image)
             image_feats.append(model.image_itc_features(queries))
             store.append(image)
-            on_batch(len(pixels))
-        itc = itc_similarity(torch.cat(image_feats), text_feats)
+            on_batch(len(pixels) * world)
+        itc = itc_similarity(_gather_rows(torch.cat(image_feats), world), text_feats)
 
         def itm_scorer(image_idx: np.ndarray, text_idx: np.ndarray) -> np.ndarray:
-            return _itm_by_image(model, store, tokens, pad_id, image_idx, text_idx, batch_size, itm_batch, device)
+            ours = image_idx % world == rank
+            part = np.zeros(len(image_idx), dtype=np.float32)
+            part[ours] = _itm_by_image(model, store, tokens, pad_id, image_idx[ours] // world, text_idx[ours],
+                                       batch_size, itm_batch, device)
+            return _combine(part, ours, world)
 
         i2t, t2i = rerank(itc, itm_scorer, k=settings.k_test)
     return {"i2t": i2t, "t2i": t2i, "itc": itc}
+
+
+def _gather_rows(local: torch.Tensor, world: int) -> torch.Tensor:
+    """Interleave every process's rows back into image order (process r holds images r, r+world, ...)."""
+    if world == 1:
+        return local
+    parts = [p.to(local.device) for p in all_gather_objects(local.cpu())]
+    out = local.new_empty(sum(len(p) for p in parts), *local.shape[1:])
+    for r, part in enumerate(parts):
+        out[r::world] = part
+    return out
+
+
+def _combine(part: np.ndarray, ours: np.ndarray, world: int) -> np.ndarray:
+    """Each pair's ITM logit from the process that scored it."""
+    if world == 1:
+        return part
+    out = np.zeros_like(part)
+    for values, mask in all_gather_objects((part, ours)):
+        out[mask] = values[mask]
+    return out
 
 
 def _text_features(model: Blip2Qformer, tokens: list[list[int]], pad_id: int, batch: int,

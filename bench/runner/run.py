@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -24,7 +26,10 @@ from tasks.formats.vqa import write_vqa_results
 from tasks.splits import LoadedSplit, RetrievalSplit
 from tasks.task import Task
 
+from .distributed import barrier, broadcast_object, device_for, init_from_env, shard
+from .folder import FolderError, RunFolder
 from .generate import generate
+from .images import find_unreadable
 from .provenance import provenance, run_name_for
 from .retrieve import retrieval_scores
 
@@ -54,6 +59,9 @@ class RunRequest:
     overrides: dict[str, Any] = field(default_factory=dict)
     vqa_scorer: str = "lavis"
     quiet: bool = False
+    overwrite: bool = False
+    skip_bad: bool = False
+    expect_sha256: str | None = None
 
 
 def expand_tasks(spec: str) -> list[str]:
@@ -82,11 +90,17 @@ def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
 
 
 def run_all(request: RunRequest) -> list[Path]:
-    """Evaluate the model on every requested (task, split); returns the result folders."""
+    """Evaluate the model on every requested (task, split); returns the result folders.
+
+    Under `accelerate launch` / `torchrun` every process runs this; samples are sharded across them
+    and rank 0 alone writes the files.
+    """
+    rank, world = init_from_env(request.device)
+    device = device_for(request.device)
     loaded = _preflight(request)
     try:
-        model = blip2.load_model(request.model, arch=request.arch, device=request.device,
-                                 precision=request.precision)
+        model = blip2.load_model(request.model, arch=request.arch, device=device, precision=request.precision,
+                                 expect_sha256=request.expect_sha256)
     except WeightsUnavailable as exc:
         raise RunError(str(exc)) from exc
     except (ValueError, KeyError, FileNotFoundError) as exc:
@@ -97,7 +111,7 @@ def run_all(request: RunRequest) -> list[Path]:
     folders = []
     for task, split in loaded:
         _seed_everything(request.seed)
-        folders.append(_run_one(request, model, name, task, split))
+        folders.append(_run_one(request, model, name, task, split, rank, world))
     return folders
 
 
@@ -126,53 +140,125 @@ def _settings(request: RunRequest, task: Task, model):
     return defaults.with_overrides(overrides)
 
 
-def _run_one(request: RunRequest, model, name: str, task: Task, loaded: LoadedSplit) -> Path:
+def _fingerprint(request: RunRequest, model, task: Task, loaded: LoadedSplit, settings) -> dict[str, Any]:
+    """What decides the predictions: a folder holding another fingerprint is another run."""
+    files = provenance(request, model)["checkpoint"]["files"]
+    return {"task": task.name, "split": loaded.split, "checkpoint": [f["sha256"] for f in files] or [request.model],
+            "settings": settings.to_dict(), "limit": request.limit, "seed": request.seed,
+            "precision": getattr(model, "precision", None), "skip_bad": request.skip_bad,
+            "version": blip2.__version__}
+
+
+def _open_folder(folder: RunFolder, rank: int) -> dict:
+    """Rank 0 takes the lock and reads what is done; every rank learns the outcome."""
+    state: dict[str, Any] = {}
+    if rank == 0:
+        try:
+            folder.lock()
+            state["done"] = folder.done()
+        except FolderError as exc:
+            state["error"] = str(exc)
+    state = broadcast_object(state)
+    if "error" in state:
+        raise RunError(state["error"])
+    return state["done"]
+
+
+def _run_one(request: RunRequest, model, name: str, task: Task, loaded: LoadedSplit, rank: int, world: int) -> Path:
     _check_kind(task, model)
     settings = _settings(request, task, model)
-    folder = Path(request.output_dir) / name / f"{task.name}-{loaded.split}"
-    folder.mkdir(parents=True, exist_ok=True)
+    path = Path(request.output_dir) / name / f"{task.name}-{loaded.split}"
     transform = blip2.image_transform(model)
-    total = len(loaded)
-    bar = tqdm(total=total, desc=f"{name} {task.name}-{loaded.split}", unit="img" if task.kind == "retrieval"
-               else "sample", disable=request.quiet, dynamic_ncols=True)
-    start = time.perf_counter()
+    skipped = _skip_bad_images(request, loaded, rank) if request.skip_bad else {}
+    if skipped:
+        keep = tuple(s for s in loaded.samples if s.sample_id not in skipped)
+        loaded = dataclasses.replace(loaded, samples=keep)
+    folder = RunFolder(path, _fingerprint(request, model, task, loaded, settings), overwrite=request.overwrite)
+    done = _open_folder(folder, rank)
+    try:
+        total = len(loaded)
+        bar = tqdm(total=total, initial=len(done), desc=f"{name} {task.name}-{loaded.split}",
+                   unit="img" if task.kind == "retrieval" else "sample",
+                   disable=request.quiet or rank != 0, dynamic_ncols=True)
+        start = time.perf_counter()
+        if isinstance(loaded, RetrievalSplit):
+            scores = retrieval_scores(model, task, loaded, settings, transform, request.batch_size,
+                                      request.num_workers, on_batch=bar.update, rank=rank, world=world)
+            predictions: Any = (scores["i2t"], scores["t2i"])
+            if rank == 0:
+                _write_npz(path / "scores.npz", scores)
+        else:
+            _generate_shard(request, model, task, loaded, settings, transform, folder, done, rank, world, bar)
+            barrier()
+            predictions = _merge_predictions(folder, loaded) if rank == 0 else None
+        wall = time.perf_counter() - start
+        bar.close()
+        if rank == 0:
+            _write_results(request, model, name, task, loaded, settings, transform, predictions, path, wall,
+                           skipped, resumed=len(done))
+        barrier()
+    finally:
+        folder.unlock()
+    return path
+
+
+def _generate_shard(request, model, task, loaded, settings, transform, folder: RunFolder, done: dict,
+                    rank: int, world: int, bar) -> None:
+    """Generate this process's share of the samples not done yet, appending one flushed line each."""
+    remaining = [s for s in loaded.samples if json.dumps(s.sample_id) not in done]
+    mine = dataclasses.replace(loaded, samples=tuple(shard(remaining, rank, world)))
+    if not mine.samples:
+        return
+    with open(folder.part_file(rank, world), "a", encoding="utf-8") as lines:
+        for sample_id, prompt, text in generate(model, task, mine, settings, transform, request.batch_size,
+                                                request.num_workers, on_batch=lambda n: bar.update(n * world)):
+            lines.write(json.dumps({"id": sample_id, "prediction": text, "prompt": prompt}) + "\n")
+            lines.flush()
+
+
+def _merge_predictions(folder: RunFolder, loaded: LoadedSplit) -> dict:
+    records = folder.merge([s.sample_id for s in loaded.samples])
+    by_key = {json.dumps(r["id"]): r["prediction"] for r in records}
+    return {s.sample_id: by_key[json.dumps(s.sample_id)] for s in loaded.samples}
+
+
+def _skip_bad_images(request: RunRequest, loaded: LoadedSplit, rank: int) -> dict[Any, str]:
+    """--skip-bad: decode every image up front; the unreadable ones' samples are left out and reported."""
     if isinstance(loaded, RetrievalSplit):
-        scores = retrieval_scores(model, task, loaded, settings, transform, request.batch_size,
-                                  request.num_workers, on_batch=bar.update)
-        predictions: Any = (scores["i2t"], scores["t2i"])
-        _write_npz(folder / "scores.npz", scores)
-    else:
-        predictions = _generate_to_jsonl(request, model, task, loaded, settings, transform, folder, bar)
-        _write_official(task, loaded, predictions, folder / "predictions.json")
-    wall = time.perf_counter() - start
-    bar.close()
+        raise RunError("--skip-bad applies to VQA and captioning; a retrieval split cannot lose images "
+                       "without changing its ground truth. Fix or replace the image files instead.")
+    bad = find_unreadable([s.image_path for s in loaded.samples]) if rank == 0 else {}
+    bad = broadcast_object(bad)
+    return {s.sample_id: bad[str(s.image_path)] for s in loaded.samples if str(s.image_path) in bad}
+
+
+def _write_results(request, model, name, task, loaded, settings, transform, predictions, path: Path, wall: float,
+                   skipped: dict, resumed: int) -> None:
+    total = len(loaded)
+    if not isinstance(loaded, RetrievalSplit):
+        _write_official(task, loaded, predictions, path / "predictions.json")
     if loaded.has_answers:
-        result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer)
+        result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer, allow_partial=bool(skipped))
     else:
         result = {"task": task.name, "split": loaded.split, "scorer": None, "n": total, "metrics": {},
-                  "notes": {"submission": f"no public answers: upload {folder / 'predictions.json'} to EvalAI"}}
+                  "notes": {"submission": f"no public answers: upload {path / 'predictions.json'} to EvalAI"}}
+    if skipped:
+        result["partial"] = True
+        result.setdefault("notes", {})["skipped"] = (f"{len(skipped)} sample(s) skipped because their image "
+                                                      "could not be read (--skip-bad); these metrics are partial")
+        result["skipped"] = {"count": len(skipped), "ids": list(skipped), "reasons": list(skipped.values())}
     record = {
         **result,
         "model": name,
         "settings": {**settings.to_dict(), **transform.settings(), "batch_size": request.batch_size,
-                     "seed": request.seed, "limit": request.limit, "vqa_scorer": request.vqa_scorer},
+                     "seed": request.seed, "limit": request.limit, "vqa_scorer": request.vqa_scorer,
+                     "skip_bad": request.skip_bad},
         "provenance": provenance(request, model),
-        "timing": {"wall_s": round(wall, 3), "samples_per_s": round(total / wall, 3) if wall > 0 else None},
+        "timing": {"wall_s": round(wall, 3), "samples_per_s": round((total - resumed) / wall, 3) if wall > 0
+                   else None, "resumed_samples": resumed,
+                   "processes": int(os.environ.get("WORLD_SIZE", "1"))},
     }
-    atomic_write_json(folder / "metrics.json", record)
-    return folder
-
-
-def _generate_to_jsonl(request, model, task, loaded, settings, transform, folder: Path, bar) -> dict:
-    """Run generation, appending one JSON line per sample as it finishes (flushed)."""
-    predictions = {}
-    with open(folder / "predictions.jsonl", "w", encoding="utf-8") as lines:
-        for sample_id, prompt, text in generate(model, task, loaded, settings, transform, request.batch_size,
-                                                request.num_workers, on_batch=bar.update):
-            predictions[sample_id] = text
-            lines.write(json.dumps({"id": sample_id, "prediction": text, "prompt": prompt}) + "\n")
-            lines.flush()
-    return predictions
+    atomic_write_json(path / "metrics.json", record)
 
 
 def _write_official(task: Task, loaded: LoadedSplit, predictions: dict, path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 
@@ -144,18 +145,26 @@ def test_lavis_stage2_composes_vit_file_and_local_llm(tiny_dir, tmp_path):
 
 
 class _Payload:
-    """Anything beyond tensors: unpickling it could run code."""
+    """Unpickling this would create a file: a side effect the test can look for."""
+
+    def __init__(self, marker):
+        self.marker = marker
 
     def __reduce__(self):
-        return (print, ("this ran while loading",))
+        return (os.mkdir, (str(self.marker),))
 
 
-def test_pickle_with_code_is_refused(tmp_path, tiny_dir):
-    file = tmp_path / "evil.pth"
-    torch.save({"model": {"x": torch.zeros(1)}, "payload": _Payload()}, file)
+def test_pickle_with_code_is_refused_and_the_code_does_not_run(tmp_path, tiny_dir):
+    file, marker = tmp_path / "evil.pth", tmp_path / "pwned"
+    torch.save({"model": {"x": torch.zeros(1)}, "payload": _Payload(marker)}, file)
     cfg = blip2.load_model(tiny_dir("itm", "base")).cfg
     with pytest.raises(UnsafeCheckpointError, match="refused to unpickle"):
         load_lavis(file, cfg)
+    with pytest.raises(UnsafeCheckpointError, match="refused to unpickle"):
+        blip2.load_model(file, arch="vitg-qformer")
+    assert not marker.exists()  # the payload never ran
+    torch.load(file, weights_only=False)  # the payload is real: unpickling it the unsafe way runs it
+    assert marker.exists()
 
 
 def test_native_format_roundtrip(tiny_dir, tmp_path):
@@ -305,3 +314,14 @@ def test_preprocessor_image_size_wins_and_positions_are_resized(tiny_dir, tmp_pa
     assert model.vision.trunk.pos_embed.shape[1] == 1 + 3 * 3
     assert blip2.image_transform(model).size == 42
     assert isinstance(blip2.caption(model, random_images(1), max_new_tokens=3)[0], str)
+
+
+def test_expect_sha256_verifies_the_checkpoint(tiny_dir):
+    from blip2.api import ChecksumMismatch
+    from blip2.checkpoints.weights_io import sha256_file
+
+    path = tiny_dir("itm", "base")
+    good = sha256_file(path / "model.safetensors")
+    assert blip2.load_model(path, expect_sha256=good).source["files"]
+    with pytest.raises(ChecksumMismatch, match="sha256 mismatch"):
+        blip2.load_model(path, expect_sha256="0" * 64)

@@ -1,0 +1,43 @@
+"""`bench train --recipe toy` and `--recipe toy-findings`: the toy world's training, from the command line.
+
+`toy` generates the toy data root if it is missing, rebuilds every toy checkpoint (backbones, stage 1,
+stage 2, fine-tuning) and writes the zoo's committed weights (`blip2/toy_models/`). `toy-findings`
+trains and evaluates the paper's two ablations in miniature (`bench.toy_findings`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from bench.default_job import ensure_toy_root
+
+KNOWN = {"scale", "export"}
+
+
+def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, quiet: bool = False) -> int:
+    """Run the toy build (or the findings); `--set scale=0.1` shortens every step, `--set export=false`
+    leaves the committed weights alone."""
+    from blip2.training.toy import build_toy, default_export_root
+
+    unknown = sorted(set(overrides) - KNOWN)
+    if unknown:
+        raise SystemExit(f"error: --recipe {recipe} takes only --set {', '.join(sorted(KNOWN))}; got {unknown}")
+    root = ensure_toy_root(data_root)
+    scale = float(overrides.get("scale", 1.0))
+    start = time.perf_counter()
+    if recipe == "toy-findings":
+        from bench.toy_findings import run_findings
+
+        findings = run_findings(root, output, scale=scale, progress=not quiet)
+        print(json.dumps(findings, indent=2))
+        return 0
+    export = bool(overrides.get("export", True))
+    build = build_toy(root, output, scale=scale, export_root=default_export_root() if export else None,
+                      progress=not quiet)
+    for name, seconds in build.seconds.items():
+        print(f"{name:>20}: {seconds:7.1f} s  final loss {build.final_loss.get(name, float('nan')):.4f}")
+    print(f"toy build: {time.perf_counter() - start:.0f} s; report {output / 'toy_build.json'}"
+          + (f"; weights exported to {default_export_root()}" if export else ""))
+    return 0

@@ -1,0 +1,97 @@
+"""`bench train --recipe toy` runs the whole chain (backbones -> stage 1 -> stage 2 -> fine-tuning) and its
+outputs are ordinary blip2 models of the toy architecture; stage 2 really starts from stage 1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import blip2
+from bench.cli import main
+from blip2 import zoo
+from blip2.training import load_recipe
+from blip2.training.init import from_stage1
+from blip2.training.objectives import stage1_loss
+from blip2.training.toy import EXPORTS, RECIPES, export_models
+
+
+@pytest.fixture(scope="module")
+def toy_build(small_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy-train")
+    code = main(["train", "--recipe", "toy", "--data-root", str(small_root), "--output", str(out), "--quiet",
+                 "--set", "scale=0.004", "--set", "export=false"])
+    assert code == 0
+    return out
+
+
+def test_every_step_trains_logs_and_saves(toy_build):
+    report = json.loads((toy_build / "toy_build.json").read_text())
+    assert set(RECIPES) <= set(report["seconds"]) and {"backbone_vit", "backbone_opt", "backbone_t5"} <= set(
+        report["seconds"])
+    for name in RECIPES:
+        log = [json.loads(x) for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
+        assert log and all("loss" in r and r["loss"] == r["loss"] for r in log), name
+        assert (toy_build / name / "model" / "model.safetensors").is_file()
+    backbone_log = (toy_build / "toy_backbones" / "log.jsonl").read_text().splitlines()
+    assert {json.loads(x)["backbone"] for x in backbone_log} == {"vit", "OPT", "T5"}
+
+
+def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
+    exported = export_models(toy_build, tmp_path)
+    assert set(exported) == set(EXPORTS)
+    for name, folder in exported.items():
+        model = blip2.load_model(folder)
+        assert model.cfg == zoo.get(name).config(), name
+        tensors = load_file(f"{folder}/model.safetensors")
+        assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
+        assert model.tokenizer is not None
+
+
+def test_stage2_starts_from_the_stage1_qformer(toy_build):
+    stage1 = blip2.load_model(toy_build / "toy_stage1" / "model")
+    stage2 = from_stage1(stage1, zoo.get("toy-opt").config())
+    s1, s2 = stage1.qformer.state_dict(), stage2.qformer.state_dict()
+    assert s2.keys() < s1.keys()  # the text branch is dropped
+    assert all(torch.equal(s1[k], s2[k]) for k in s2)
+    assert all(torch.equal(v, stage2.vision.state_dict()[k]) for k, v in stage1.vision.state_dict().items())
+
+
+def test_frozen_backbones_are_loaded_into_the_recipes(toy_build):
+    stage1 = blip2.load_model(toy_build / "toy_stage1" / "model")
+    vit = load_file(str(toy_build / "toy_backbones" / "vit" / "vision.safetensors"))
+    trunk = {k.removeprefix("trunk."): v for k, v in vit.items() if k.startswith("trunk.")}
+    assert all(torch.equal(stage1.vision.trunk.state_dict()[k], v) for k, v in trunk.items())  # stayed frozen
+    opt = blip2.load_model(toy_build / "toy_stage2_opt" / "model")
+    from transformers import AutoModelForCausalLM
+
+    llm = AutoModelForCausalLM.from_pretrained(toy_build / "toy_backbones" / "opt")
+    assert all(torch.equal(opt.llm.state_dict()[k], v) for k, v in llm.state_dict().items())
+
+
+def test_itc_itm_objectives_drop_the_itg_loss(toy_build, small_root):
+    from blip2.training.run import recipe_dataset
+    from blip2.training.trainer import collate
+
+    model = blip2.load_model(toy_build / "toy_stage1" / "model")
+    recipe = load_recipe("toy_stage1")
+    batch = collate([recipe_dataset(recipe, small_root, model)[i] for i in range(4)])
+    torch.manual_seed(0)
+    full, parts = stage1_loss(model, batch, recipe)
+    torch.manual_seed(0)
+    ablated, _ = stage1_loss(model, batch, recipe.with_overrides({"objectives": ["itc", "itm"]}))
+    assert full.item() == pytest.approx(parts["itc"] + parts["itm"] + parts["itg"], rel=1e-5)
+    assert ablated.item() == pytest.approx(parts["itc"] + parts["itm"], rel=1e-5)
+
+
+def test_toy_recipes_are_the_paper_recipes_scaled_down():
+    for name in RECIPES:
+        recipe = load_recipe(name)
+        assert recipe.weight_decay == 0.05 and recipe.model in zoo.TOY_MODELS
+        assert recipe.freeze_vit is (recipe.stage in ("stage1", "stage2"))
+        assert recipe.betas == ((0.9, 0.98) if recipe.stage in ("stage1", "stage2") else (0.9, 0.999))
+    assert load_recipe("toy_stage2_opt").min_lr == load_recipe("toy_stage2_opt").lr / 2
+    with pytest.raises(ValueError, match="objectives"):
+        load_recipe("toy_stage1").with_overrides({"objectives": ["itc", "mlm"]})
