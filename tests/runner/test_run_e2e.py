@@ -164,3 +164,31 @@ def test_retrieval_task_with_generative_model_is_explained(tiny_dir, data_root, 
     code = main(["run", "--task", "flickr30k", "--model", str(tiny_dir("opt", "base")), "--data-root",
                  str(data_root), "--output-dir", str(tmp_path), "--quiet"])
     assert code == 2
+
+
+def test_leaderboard_and_regress_on_real_runs(runs, tmp_path):
+    """The runs written above feed the leaderboard and the CI gate: 0 on a rerun, 1 on a drop, 2 on a gap."""
+    import csv
+    import shutil
+
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(runs["opt"].parent, runs_dir)
+    assert main(["leaderboard", "--runs", str(runs_dir), "--out", str(tmp_path / "board")]) == 0
+    for name in ("leaderboard.csv", "leaderboard.md", "leaderboard.png"):
+        assert (tmp_path / "board" / name).stat().st_size > 0
+    rows = list(csv.DictReader(open(tmp_path / "board" / "leaderboard.csv")))
+    assert any(r["run"] == runs["opt"].name and r["task"] == "nocaps" and r["metric"] == "CIDEr" for r in rows)
+
+    baseline = tmp_path / "baseline.csv"
+    assert main(["regress", "--write-baseline", str(baseline), "--runs", str(runs_dir)]) == 0
+    assert main(["regress", "--baseline", str(baseline), "--runs", str(runs_dir)]) == 0  # identical rerun
+
+    metrics_file = runs_dir / runs["opt"].name / "vqav2-val" / "metrics.json"
+    record = json.loads(metrics_file.read_text())
+    record["metrics"]["accuracy"] -= 5.0  # an injected drop
+    metrics_file.write_text(json.dumps(record))
+    assert main(["regress", "--baseline", str(baseline), "--runs", str(runs_dir)]) == 1
+
+    with open(baseline, "a") as handle:  # the baseline names a metric the runs lack
+        handle.write(f",{runs['opt'].name},vqav2,val,all,TR@1,50.0\n")
+    assert main(["regress", "--baseline", str(baseline), "--runs", str(runs_dir)]) == 2
