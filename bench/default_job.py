@@ -55,7 +55,8 @@ def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
     folders: list[Path] = []
     for model, names in plan:
         request = RunRequest(tasks=names, model=model, data_root=str(root), output_dir=str(job.output_dir),
-                             batch_size=BATCH_SIZE, limit=job.limit, quiet=job.quiet)
+                             batch_size=BATCH_SIZE, limit=job.limit, quiet=job.quiet,
+                             overwrite=True)  # the default job owns the toy runs: it refreshes them
         folders += run_all(request)
     write_leaderboard(job.output_dir, job.results_dir)
     return folders

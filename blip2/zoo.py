@@ -9,7 +9,9 @@ configs, so full-size models can be built on the meta device with no download.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from . import toy_arch
 from .config import Blip2Config, LLMConfig, QFormerConfig, VisionConfig
 
 # --- frozen LLMs ---------------------------------------------------------------------------------
@@ -79,20 +81,33 @@ class ZooEntry:
     note: str = ""
     # GPU precision of the released models; CPU always runs fp32.
     precision: dict[str, str] = field(default_factory=dict)
+    # Weights committed with the code (our own format), relative to the blip2 package: the toy models.
+    local_dir: str | None = None
 
     def config(self) -> Blip2Config:
+        if self.vit == "toy":
+            return toy_arch.architecture(self.llm)
         return architecture(self.vit, self.llm, self.image_size, vqa=self.vqa)
 
     @property
     def released(self) -> bool:
-        return bool(self.hf_id or self.lavis_file)
+        return bool(self.hf_id or self.lavis_file or self.local_dir)
+
+    @property
+    def is_toy(self) -> bool:
+        return self.vit == "toy"
+
+    def local_path(self) -> Path | None:
+        """The committed weights folder, resolved inside the installed (or cloned) package."""
+        return Path(__file__).parent / self.local_dir if self.local_dir else None
 
     @property
     def vision_file(self) -> str:
         return "eva_vit_g.pth" if self.vit == "vitg" else "clip_vit_L.pth"
 
     def gpu_precision(self) -> dict[str, str]:
-        llm = {"opt": "fp16", "t5": "bf16"}.get(LLMS[self.llm].family) if self.llm else None
+        family = (toy_arch.LLMS if self.is_toy else LLMS)[self.llm].family if self.llm else None
+        llm = {"opt": "fp16", "t5": "bf16"}.get(family)
         base = {"vision": "fp16", "qformer": "fp32"} | ({"llm": llm} if llm else {})
         return base | dict(self.precision)
 
@@ -140,8 +155,18 @@ ZOO: dict[str, ZooEntry] = {
            note="no released checkpoint; train it with the VQA recipe"),
         _e("vitg-flant5xl-vqa", "vitg", "flant5xl", 490, rows=["Table 4: BLIP-2 ViT-g FlanT5XL"], vqa=True,
            note="no released checkpoint; train it with the VQA recipe"),
+        # The toy world (docs/toy-models.md): trained by `python -m bench train --recipe toy`, weights committed.
+        _e("toy-qformer", "toy", None, 64, local_dir="toy_models/toy-qformer", note="toy stage-1 Q-Former"),
+        _e("toy-opt", "toy", "toy-opt", 64, local_dir="toy_models/toy-opt", note="toy stage 2, OPT-style LLM"),
+        _e("toy-t5", "toy", "toy-t5", 64, local_dir="toy_models/toy-t5", note="toy stage 2, T5-style LLM"),
+        _e("toy-opt-coco", "toy", "toy-opt", 64, local_dir="toy_models/toy-opt-coco",
+           note="toy-opt fine-tuned for captioning"),
+        _e("toy-qformer-coco", "toy", None, 64, local_dir="toy_models/toy-qformer-coco",
+           note="toy-qformer fine-tuned for retrieval (ViT unfrozen)"),
     ]
 }
+
+TOY_MODELS: tuple[str, ...] = tuple(name for name, entry in ZOO.items() if entry.is_toy)
 
 
 def get(name: str) -> ZooEntry:

@@ -62,6 +62,8 @@ def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
         if (directory / sub).is_dir():
             setattr(model, attr, transformers.AutoTokenizer.from_pretrained(directory / sub))
+    if hasattr(model, "bos_token_id") and model.tokenizer is not None:  # a stage-1 model's ITG starts at [DEC]
+        model.bos_token_id = model.tokenizer.bos_token_id
     return model, {"format": "blip2-bench", "files": [str(weights)], "left_at_init": []}
 
 

@@ -158,11 +158,27 @@ class Blip2Opt(Blip2LM):
         return ids[0]
 
     def generate_ids(self, query_output: torch.Tensor, prompts: list[str], **kwargs: Any) -> torch.Tensor:
+        """Beam search over [soft prompt; prompt]; the prompt is prefilled once and shared by the beams.
+
+        transformers would copy the prompt to every beam before the prefill; the beams' caches are
+        identical, so we run the prefill (all but the last prompt token) once and repeat the cache.
+        """
         ids, mask = self._tokenize(prompts, "left")
-        embeds, mask = self._embed(self.soft_prompt(query_output), ids, mask)
+        embeds, full_mask = self._embed(self.soft_prompt(query_output), ids, mask)
         kwargs.setdefault("eos_token_id", self.eos_token_id())
         kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
-        return self.llm.generate(inputs_embeds=embeds, attention_mask=mask, do_sample=False, **kwargs)
+        beams = kwargs.get("num_beams", 1)
+        prefix = self.llm(inputs_embeds=embeds[:, :-1], attention_mask=full_mask[:, :-1], use_cache=True)
+        cache = prefix.past_key_values
+        if beams > 1:
+            cache.batch_repeat_interleave(beams)
+        # The cached positions' ids are never read; only the last prompt token enters as an id.
+        placeholder = torch.full(query_output.shape[:2], self.tokenizer.pad_token_id, dtype=ids.dtype,
+                                 device=ids.device)
+        all_ids = torch.cat([placeholder, ids], dim=1)
+        out = self.llm.generate(input_ids=all_ids, attention_mask=full_mask, cache=cache,
+                                do_sample=False, **kwargs)
+        return out[:, all_ids.shape[1]:]
 
     def forward(self, pixel_values: torch.Tensor, prompts: list[str], targets: list[str],
                 questions: list[str] | None = None) -> torch.Tensor:

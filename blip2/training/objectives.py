@@ -17,8 +17,11 @@ def stage1_loss(model, batch: dict[str, Any], recipe: Recipe) -> tuple[torch.Ten
     device = batch["pixel_values"].device
     ids = _image_ids(batch["image_id"]).to(device)
     out = model(batch["pixel_values"], enc.input_ids.to(device), enc.attention_mask.to(device), image_ids=ids)
-    parts = {"itc": out.loss_itc.item(), "itm": out.loss_itm.item(), "itg": out.loss_itg.item()}
-    return out.loss, parts
+    losses = {"itc": out.loss_itc, "itm": out.loss_itm, "itg": out.loss_itg}
+    parts = {name: value.item() for name, value in losses.items()}
+    if set(recipe.objectives) == set(losses):
+        return out.loss, parts
+    return sum(losses[name] for name in recipe.objectives), parts
 
 
 def _image_ids(raw: list) -> torch.Tensor:

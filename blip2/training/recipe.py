@@ -42,6 +42,13 @@ class Recipe:
     drop_path: float = 0.0
     data: tuple[dict[str, Any], ...] = ()
     precision: str = "auto"  # accelerate mixed precision: "no", "fp16", "bf16" or "auto"
+    # Where frozen parts come from when not from `init_from` (the toy backbones): "run:<path>" is a folder
+    # under the training output root, anything else a path. None keeps the model's own.
+    vision_init: str | None = None  # a trained image encoder (trunk + ln_vision, `vision.safetensors`)
+    llm_init: str | None = None  # a transformers LLM folder with its tokenizer
+    qformer_tokenizer: str | None = None  # a tokenizer folder for the Q-Former's text branch
+    # Stage-1 / retrieval losses that are optimised (paper Table 6 drops "itg").
+    objectives: tuple[str, ...] = ("itc", "itm", "itg")
     seed: int = 42
     log_every: int = 10
     save_every: int = 1000
@@ -50,6 +57,10 @@ class Recipe:
     def __post_init__(self) -> None:
         if (self.max_steps is None) == (self.epochs is None):
             raise ValueError(f"recipe {self.name}: give exactly one of max_steps and epochs")
+        unknown = sorted(set(self.objectives) - {"itc", "itm", "itg"})
+        if unknown or not self.objectives:
+            raise ValueError(f"recipe {self.name}: objectives must be a non-empty subset of itc, itm, itg; "
+                             f"got {list(self.objectives)}")
         if self.batch_size % self.grad_accum:
             raise ValueError(f"recipe {self.name}: batch_size {self.batch_size} is not divisible by "
                              f"grad_accum {self.grad_accum}")
@@ -59,6 +70,8 @@ class Recipe:
         unknown = sorted(set(overrides) - known)
         if unknown:
             raise ValueError(f"unknown recipe field(s) {unknown}; known: {sorted(known)}")
+        overrides = {k: tuple(v) if k in ("betas", "objectives", "data") and isinstance(v, list) else v
+                     for k, v in overrides.items()}
         return dataclasses.replace(self, **overrides)
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,6 +98,7 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     data.pop("$comment", None)
     if "betas" in data:
         data["betas"] = tuple(data["betas"])
-    if "data" in data:
-        data["data"] = tuple(data["data"])
+    for key in ("data", "objectives"):
+        if key in data:
+            data[key] = tuple(data[key])
     return Recipe(**data)

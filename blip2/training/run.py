@@ -9,6 +9,7 @@ import torch
 from .. import api, zoo
 from ..models.build import build_model
 from ..processing import ImageTransform
+from . import init
 from .data import ExampleDataset, TarShardPairs, expand_braces, karpathy_examples, vqa_examples
 from .recipe import Recipe
 from .trainer import TrainResult, train
@@ -16,18 +17,31 @@ from .trainer import TrainResult, train
 
 def starting_model(recipe: Recipe, runs_root: Path):
     """`init_from`: "recipe:<name>" (that recipe's output), a zoo name or folder; None builds the
-    recipe's architecture with random weights (a from-scratch stage 1)."""
+    recipe's architecture with freshly initialised Q-Former (a from-scratch stage 1, or Fig. 5's stage 2
+    without stage 1). A stage-1 model starting a stage-2 recipe keeps its ViT and Q-Former
+    (`init.from_stage1`). `vision_init` / `llm_init` / `qformer_tokenizer` then load frozen parts."""
     source = recipe.init_from
+    target = zoo.get(recipe.model).config() if recipe.model in zoo.ZOO else None
     if source is None:
-        model = build_model(zoo.get(recipe.model).config())
-    elif source.startswith("recipe:"):
-        folder = runs_root / source.removeprefix("recipe:") / "model"
-        if not folder.is_dir():
-            raise FileNotFoundError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
-                                    f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` first")
-        model = api.load_model(folder)
+        model = build_model(target)
+        init.init_trainable(model, recipe.seed)
     else:
+        if source.startswith("recipe:"):
+            folder = runs_root / source.removeprefix("recipe:") / "model"
+            if not folder.is_dir():
+                raise FileNotFoundError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
+                                        f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` "
+                                        "first")
+            source = str(folder)
         model = api.load_model(source)
+        if target is not None and model.cfg.is_stage1 and not target.is_stage1:
+            model = init.from_stage1(model, target)
+    if recipe.vision_init:
+        init.load_vision(model, init.resolve(recipe.vision_init, runs_root))
+    if recipe.llm_init:
+        init.load_llm(model, init.resolve(recipe.llm_init, runs_root))
+    if recipe.qformer_tokenizer:
+        init.load_qformer_tokenizer(model, init.resolve(recipe.qformer_tokenizer, runs_root))
     api.freeze_frozen_parts(model)
     if not recipe.freeze_vit:
         for p in model.vision.trunk.parameters():

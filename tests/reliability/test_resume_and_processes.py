@@ -43,8 +43,15 @@ def test_two_processes_equal_one(tiny_dir, data_root, tmp_path, kind, task):
     assert main(run_args(model, data_root, tmp_path / "one", task)) == 0
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "bench", *run_args(model, data_root, tmp_path / "two", task)]
-    proc = subprocess.run(cmd, env=ENV, cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = subprocess.Popen(cmd, env=ENV, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    finally:  # never leave launcher children behind, even on a hang
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
     name = f"{task}-{'val' if task == 'vqav2' else 'test'}"
     one, two = folder(tmp_path / "one", model, name), folder(tmp_path / "two", model, name)
     m1, m2 = (json.loads((f / "metrics.json").read_text()) for f in (one, two))

@@ -13,7 +13,7 @@ from blip2 import zoo
 
 
 @pytest.fixture(scope="module")
-def default_job(tmp_path_factory):
+def default_job(tmp_path_factory, committed_toy_models):
     here = tmp_path_factory.mktemp("fresh-clone")
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(here)  # a fresh checkout: no data/toy, no results/

@@ -1,0 +1,86 @@
+"""Where a recipe's starting weights come from: from-scratch Q-Former init, stage 1 -> stage 2 transfer,
+and frozen backbones (image encoder, LLM, Q-Former tokenizer) loaded from their own folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import transformers
+from safetensors.torch import load_file
+
+from ..config import Blip2Config
+from ..models.blip2_lm import Blip2LM
+from ..models.blip2_qformer import Blip2Qformer
+from ..models.build import build_model
+
+VISION_WEIGHTS = "vision.safetensors"
+
+
+def resolve(source: str, runs_root: Path) -> Path:
+    """"run:<path>" is a folder under the training output root; anything else is a plain path."""
+    return runs_root / source.removeprefix("run:") if source.startswith("run:") else Path(source)
+
+
+def init_trainable(model: nn.Module, seed: int = 0) -> None:
+    """BERT-style init (normal, std 0.02) of the Q-Former, its queries and heads: a from-scratch stage 1,
+    or stage 2 without stage 1 (paper Fig. 5). The ViT and the LLM are left alone: they are loaded."""
+    gen = torch.Generator().manual_seed(seed)
+    modules = [model] if not list(model.named_children()) else [m for n, m in model.named_children()
+                                                               if n not in ("vision", "llm")]
+    with torch.no_grad():
+        for part in modules:
+            for m in part.modules():
+                if isinstance(m, (nn.Linear, nn.Embedding)):
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.02)
+                    if getattr(m, "bias", None) is not None:
+                        m.bias.zero_()
+                elif isinstance(m, nn.LayerNorm):
+                    m.weight.fill_(1.0)
+                    m.bias.zero_()
+        queries = getattr(getattr(model, "qformer", None), "query_tokens", None)
+        if queries is not None:
+            queries.copy_(torch.randn(queries.shape, generator=gen) * 0.02)
+
+
+def from_stage1(stage1: Blip2Qformer, cfg: Blip2Config) -> Blip2LM:
+    """A stage-2 model whose image encoder and Q-Former (queries, attention, query FFNs) are the stage-1
+    model's, as LAVIS does; the text branch is dropped and the projection to the LLM starts fresh."""
+    model = build_model(cfg)
+    model.vision.load_state_dict(stage1.vision.state_dict())
+    source = stage1.qformer.state_dict()
+    target = model.qformer.state_dict()
+    missing = [k for k in target if k not in source or source[k].shape != target[k].shape]
+    if missing:
+        raise ValueError(f"stage-1 Q-Former does not fit the stage-2 architecture: {missing[:5]}")
+    model.qformer.load_state_dict({k: source[k] for k in target})
+    init_trainable(model.llm_proj)
+    return model
+
+
+def load_vision(model: nn.Module, folder: Path) -> None:
+    """Copy a trained image encoder (trunk + ln_vision) into the model, strictly."""
+    model.vision.load_state_dict(load_file(str(Path(folder) / VISION_WEIGHTS)), strict=True)
+
+
+def load_llm(model: Blip2LM, folder: Path) -> None:
+    """Copy a transformers LLM (saved with `save_pretrained`) into the bridge, strictly, with its tokenizer."""
+    cls = transformers.AutoModelForCausalLM if model.cfg.llm.family == "opt" else transformers.AutoModelForSeq2SeqLM
+    llm = cls.from_pretrained(folder)
+    missing, unexpected = model.llm.load_state_dict(llm.state_dict(), strict=False)
+    tied = {k for k in missing if k.endswith("lm_head.weight")}
+    if set(missing) - tied or unexpected:
+        raise ValueError(f"{folder}: LLM weights do not fit the architecture (missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]})")
+    model.tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+
+
+def load_qformer_tokenizer(model: nn.Module, folder: Path) -> None:
+    """Attach the Q-Former's tokenizer (with its [DEC] bos for ITG)."""
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder)
+    if isinstance(model, Blip2Qformer):
+        model.tokenizer = tokenizer
+        model.bos_token_id = tokenizer.bos_token_id
+    else:
+        model.qformer_tokenizer = tokenizer

@@ -1,0 +1,304 @@
+"""The frozen toy backbones, trained once by the harness before BLIP-2's own stages.
+
+- the image encoder: the toy architecture's EVA-style ViT, trained as an attribute classifier on the
+  toy training images (what shape, colour and size sits at each position; the background), as EVA-CLIP
+  was trained on its own task before BLIP-2 froze it;
+- an OPT-style decoder and a T5-style encoder-decoder from transformers, trained on toy *text* only
+  (`toy_corpus`), with tokenizers made by the project.
+
+Each is written to a folder that the toy recipes read (`vision_init`, `llm_init`, `qformer_tokenizer`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import transformers
+from PIL import Image
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from tasks.toy.config import SCENES, TRAINING_SETS
+from tasks.toy.scenes import BACKGROUND_STYLES, BACKGROUNDS, COLOURS, POSITIONS, SHAPES, SIZES
+
+from .. import toy_arch
+from ..models.image_encoder import ImageEncoder
+from ..processing import ImageTransform
+from . import toy_corpus
+from .optim import cosine_lr
+
+VISION_WEIGHTS = "vision.safetensors"
+
+
+@dataclass(frozen=True)
+class BackboneSteps:
+    """Optimiser steps of each backbone (the `toy` orchestrator scales these down in tests)."""
+
+    vit: int = 500
+    opt: int = 900
+    t5: int = 900
+    batch: int = 64
+
+
+# --- the image encoder -------------------------------------------------------------------------------
+
+# Per position: shape (or none), colour (or none), size (or none); then background colour and style.
+_HEADS = [len(SHAPES) + 1, len(COLOURS) + 1, len(SIZES) + 1]
+_POSITIONS = list(POSITIONS)
+
+
+def scene_labels(scene: dict) -> list[int]:
+    """Class indices of one scene: 3 per position, then background colour and background style."""
+    labels = []
+    by_position = {o["position"]: o for o in scene["objects"]}
+    for position in _POSITIONS:
+        o = by_position.get(position)
+        labels += [0, 0, 0] if o is None else [1 + SHAPES.index(o["shape"]), 1 + list(COLOURS).index(o["colour"]),
+                                               1 + list(SIZES).index(o["size"])]
+    background = scene["background"]
+    return labels + [list(BACKGROUNDS).index(background["colour"]), BACKGROUND_STYLES.index(background["style"])]
+
+
+class AttributeClassifier(nn.Module):
+    """The toy ViT (trunk + ln_vision, as BLIP-2 uses it) with linear attribute heads on its patch tokens.
+
+    Each position's head reads the mean of the 3x3 patch tokens around that position, so the patch
+    tokens themselves (what the Q-Former cross-attends to) must say what is drawn where; one head, shared
+    by all positions, gives shape, colour and size. The background head reads the mean of all patches.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = ImageEncoder(toy_arch.vision())
+        cfg = self.encoder.cfg
+        self.grid = cfg.image_size // cfg.patch_size
+        width = cfg.width
+        self.object_head = nn.Linear(width, sum(_HEADS))
+        self.background_head = nn.Linear(width, len(BACKGROUNDS) + len(BACKGROUND_STYLES))
+        windows = torch.zeros(len(_POSITIONS), self.grid * self.grid)
+        for i, (x, y) in enumerate(POSITIONS[p] for p in _POSITIONS):
+            col, row = x // cfg.patch_size, y // cfg.patch_size
+            for r in range(max(0, row - 1), min(self.grid, row + 2)):
+                for c in range(max(0, col - 1), min(self.grid, col + 2)):
+                    windows[i, r * self.grid + c] = 1.0
+        self.register_buffer("windows", windows / windows.sum(1, keepdim=True), persistent=False)
+
+    def forward(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+        patches = self.encoder(pixels)[:, 1:]
+        per_position = torch.einsum("pn,bnd->bpd", self.windows, patches)
+        objects = self.object_head(per_position)  # [B, positions, shape + colour + size]
+        logits = []
+        for p in range(len(_POSITIONS)):
+            logits += list(objects[:, p].split(_HEADS, dim=-1))
+        background = self.background_head(patches.mean(1))
+        return logits + list(background.split([len(BACKGROUNDS), len(BACKGROUND_STYLES)], dim=-1))
+
+
+def _load_images(root: Path, paths: list[str]) -> torch.Tensor:
+    transform = ImageTransform(toy_arch.IMAGE_SIZE)
+    out = []
+    for path in paths:
+        with Image.open(root / path) as image:
+            out.append(transform(image))
+    return torch.stack(out)
+
+
+def _scenes(root: Path, sets: tuple[str, ...]) -> dict[str, dict]:
+    scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
+    return {p: s for p, s in scenes.items() if s["set"] in sets}
+
+
+def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int = 0, progress: bool = True,
+              log: Callable[[dict], None] | None = None) -> dict:
+    """Train the toy ViT as an attribute classifier on the toy training images; save trunk + ln_vision.
+
+    Returns the held-out attribute accuracy (Karpathy test images), recorded beside the weights.
+    """
+    torch.manual_seed(seed)
+    train = _scenes(data_root, TRAINING_SETS)
+    held_out = _scenes(data_root, ("coco-test",))
+    x = _load_images(data_root, list(train))
+    y = torch.tensor([scene_labels(s) for s in train.values()])
+    model = AttributeClassifier()
+    _init_vit(model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05, betas=(0.9, 0.98))
+    gen = torch.Generator().manual_seed(seed)
+    bar = tqdm(range(steps), desc="toy backbone: ViT attribute classifier", disable=not progress)
+    model.train()
+    for step in bar:
+        lr = cosine_lr(step, steps, 1e-3, max(1, steps // 20), 1e-5)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        idx = torch.randint(len(x), (batch,), generator=gen)
+        logits = model(x[idx])
+        loss = sum(F.cross_entropy(lg, y[idx, i]) for i, lg in enumerate(logits)) / len(logits)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        if log is not None:
+            log({"backbone": "vit", "step": step + 1, "loss": loss.item(), "lr": lr})
+    accuracy = attribute_accuracy(model, data_root, held_out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.contiguous() for k, v in model.encoder.state_dict().items()}
+    save_file(state, str(out / VISION_WEIGHTS))
+    (out / "metrics.json").write_text(json.dumps({"held_out_attribute_accuracy": accuracy, "steps": steps}))
+    return {"attribute_accuracy": accuracy}
+
+
+def _init_vit(model: nn.Module) -> None:
+    for m in model.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.trunc_normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    trunk = model.encoder.trunk
+    nn.init.trunc_normal_(trunk.pos_embed, std=0.02)
+    nn.init.trunc_normal_(trunk.cls_token, std=0.02)
+
+
+@torch.no_grad()
+def attribute_accuracy(model: AttributeClassifier, data_root: Path, scenes: dict[str, dict]) -> float:
+    """Share of attribute labels (all heads) predicted right on images the classifier never saw."""
+    model.eval()
+    x = _load_images(data_root, list(scenes))
+    y = torch.tensor([scene_labels(s) for s in scenes.values()])
+    logits = model(x)
+    right = torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(logits)], 1)
+    return round(right.float().mean().item() * 100, 2)
+
+
+def load_vision_into(model: nn.Module, folder: Path) -> None:
+    """Copy the trained toy ViT (trunk + ln_vision) into a BLIP-2 model's image encoder, strictly."""
+    state = load_file(str(Path(folder) / VISION_WEIGHTS))
+    model.vision.load_state_dict(state, strict=True)
+
+
+# --- the language models -----------------------------------------------------------------------------
+
+
+def _batches(n: int, batch: int, steps: int, seed: int) -> Iterator[list[int]]:
+    rng = random.Random(seed)
+    order: list[int] = []
+    for _ in range(steps):
+        if len(order) < batch:
+            extra = list(range(n))
+            rng.shuffle(extra)
+            order += extra
+        yield order[:batch]
+        order = order[batch:]
+
+
+def _pad(rows: list[list[int]], pad: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = torch.tensor(r)
+        mask[i, : len(r)] = 1
+    return ids, mask
+
+
+def _fit(model: nn.Module, name: str, steps: int, step_loss: Callable[[list[int]], torch.Tensor], n: int,
+         batch: int, seed: int, progress: bool, log: Callable[[dict], None] | None, peak: float = 3e-3) -> float:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=peak, weight_decay=0.01, betas=(0.9, 0.98))
+    bar = tqdm(_batches(n, batch, steps, seed), total=steps, desc=f"toy backbone: {name} on toy text",
+               disable=not progress)
+    model.train()
+    loss_value = math.nan
+    for step, rows in enumerate(bar):
+        lr = cosine_lr(step, steps, peak, max(1, steps // 20), peak / 50)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = step_loss(rows)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        loss_value = loss.item()
+        bar.set_postfix(loss=f"{loss_value:.4f}")
+        if log is not None:
+            log({"backbone": name, "step": step + 1, "loss": loss_value, "lr": lr})
+    model.eval()
+    return loss_value
+
+
+def train_opt(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int = 0, progress: bool = True,
+              log: Callable[[dict], None] | None = None) -> dict:
+    """A small OPTForCausalLM trained on toy text with its project-made BPE tokenizer; saved with
+    `save_pretrained` (config, safetensors, tokenizer) like any transformers LLM."""
+    torch.manual_seed(seed)
+    docs = toy_corpus.toy_documents(data_root)
+    tokenizer = toy_corpus.opt_tokenizer(toy_corpus.corpus_text(data_root))
+    sequences = [toy_corpus.opt_sequence(tokenizer, d) for d in docs]
+    config = transformers.AutoConfig.for_model(**toy_arch.LLMS["toy-opt"].config)
+    model = transformers.OPTForCausalLM(config)
+
+    def step_loss(rows: list[int]) -> torch.Tensor:
+        ids, mask = _pad([sequences[i] for i in rows], tokenizer.pad_token_id)
+        return model(input_ids=ids, attention_mask=mask, labels=ids.masked_fill(mask == 0, -100)).loss
+
+    final = _fit(model, "OPT", steps, step_loss, len(sequences), batch, seed, progress, log)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return {"final_loss": final, "documents": len(docs)}
+
+
+def train_t5(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int = 0, progress: bool = True,
+             log: Callable[[dict], None] | None = None) -> dict:
+    """A small T5ForConditionalGeneration trained on toy text (scene + prompt -> answer, caption prefix ->
+    rest), with its project-made tokenizer."""
+    torch.manual_seed(seed)
+    docs = toy_corpus.toy_documents(data_root)
+    tokenizer = toy_corpus.t5_tokenizer(toy_corpus.corpus_text(data_root))
+    config = transformers.AutoConfig.for_model(**toy_arch.LLMS["toy-t5"].config)
+    model = transformers.T5ForConditionalGeneration(config)
+    from ..models.blip2_lm import untie_output_embeddings
+
+    untie_output_embeddings(model)
+    rng = random.Random(seed)
+
+    def step_loss(rows: list[int]) -> torch.Tensor:
+        pairs = [toy_corpus.t5_pair(tokenizer, docs[i], rng) for i in rows]
+        ids, mask = _pad([p[0] for p in pairs], tokenizer.pad_token_id)
+        target, target_mask = _pad([p[1] for p in pairs], tokenizer.pad_token_id)
+        return model(input_ids=ids, attention_mask=mask, labels=target.masked_fill(target_mask == 0, -100),
+                     decoder_attention_mask=target_mask).loss
+
+    final = _fit(model, "T5", steps, step_loss, len(docs), batch, seed, progress, log)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return {"final_loss": final, "documents": len(docs)}
+
+
+def save_qformer_tokenizer(data_root: Path, out: Path) -> int:
+    """The Q-Former's WordPiece tokenizer over the toy words; returns its vocabulary size."""
+    tokenizer = toy_corpus.qformer_tokenizer(toy_corpus.corpus_text(data_root))
+    tokenizer.save_pretrained(out)
+    return len(tokenizer)
+
+
+def qa_accuracy_from_text(model, tokenizer, docs: list[toy_corpus.Doc], family: str) -> float:
+    """Exact-match answer accuracy of a toy LLM given the scene in words (a sanity check of the backbone)."""
+    right = 0
+    for doc in docs:
+        if family == "opt":
+            context = tokenizer(doc.context, add_special_tokens=False).input_ids
+            prompt = tokenizer(toy_corpus.OPT_QA.format(doc.question), add_special_tokens=False).input_ids
+            ids = torch.tensor([context + [tokenizer.bos_token_id] + prompt])
+            newline = tokenizer("\n", add_special_tokens=False).input_ids[0]
+            gen = model.generate(input_ids=ids, max_new_tokens=8, do_sample=False, eos_token_id=newline,
+                                 pad_token_id=tokenizer.pad_token_id)[0, ids.shape[1]:]
+        else:
+            ids = tokenizer(doc.context + " " + toy_corpus.T5_QA.format(doc.question), return_tensors="pt").input_ids
+            gen = model.generate(input_ids=ids, max_new_tokens=8, do_sample=False)[0]
+        right += tokenizer.decode(gen, skip_special_tokens=True).strip() == doc.text.lower()
+    return round(100 * right / max(1, len(docs)), 2)
