@@ -67,7 +67,7 @@ def generate(
         owner = {i: pos for pos, row in enumerate(rows.tolist()) for i in members[row]}
         for chunk in length_buckets(list(owner), lengths, batch_size):
             image_rows = torch.as_tensor([owner[i] for i in chunk], device=device)
-            query_output = _query_output(model, encoded, image_rows, [samples[i] for i in chunk], device)
+            query_output = _query_output(model, encoded, image_rows, [samples[i] for i in chunk])
             texts = model.generate(query_output=query_output, prompts=[prompts[i] for i in chunk],
                                    **generation_kwargs(settings))
             for i, text in zip(chunk, texts, strict=True):
@@ -95,7 +95,7 @@ def generate_reference(
     for indices, pixels in batches:
         batch = [samples[i] for i in indices.tolist()]
         prompts = [task.prompt_for(s, settings) for s in batch]
-        query_output = model.query_output(pixels.to(device), **_question_inputs(model, batch, device))
+        query_output = model.query_output(pixels.to(device), **_question_inputs(model, batch))
         texts = model.generate(query_output=query_output, prompts=prompts, **generation_kwargs(settings))
         yield from ((s.sample_id, p, t) for s, p, t in zip(batch, prompts, texts, strict=True))
         on_batch(len(batch))
@@ -107,21 +107,18 @@ def _encode_images(model: Blip2LM, pixels: torch.Tensor) -> torch.Tensor:
     return image if model.cfg.qformer_text_input else model.query_output(image=image)
 
 
-def _query_output(model: Blip2LM, encoded: torch.Tensor, image_rows: torch.Tensor, batch: list[Sample],
-                  device: torch.device) -> torch.Tensor:
+def _query_output(model: Blip2LM, encoded: torch.Tensor, image_rows: torch.Tensor,
+                  batch: list[Sample]) -> torch.Tensor:
     if not model.cfg.qformer_text_input:
         return encoded[image_rows]
-    return model.query_output(image=encoded[image_rows], **_question_inputs(model, batch, device))
+    return model.query_output(image=encoded[image_rows], **_question_inputs(model, batch))
 
 
-def _question_inputs(model: Blip2LM, batch: list[Sample], device: torch.device) -> dict[str, torch.Tensor]:
-    """Fine-tuned VQA models (paper Fig. 7) also read the question in the Q-Former."""
+def _question_inputs(model: Blip2LM, batch: list[Sample]) -> dict[str, torch.Tensor]:
+    """Fine-tuned VQA models (paper Fig. 7) also read the (preprocessed) question in the Q-Former."""
     if not model.cfg.qformer_text_input:
         return {}
-    questions = [preprocess_question(s.question or "") for s in batch]
-    enc = model.qformer_tokenizer(questions, padding="longest", truncation=True, max_length=35,
-                                  return_tensors="pt")
-    return {"question_ids": enc.input_ids.to(device), "question_mask": enc.attention_mask.to(device)}
+    return model.question_inputs([preprocess_question(s.question or "") for s in batch])
 
 
 def prompt_lengths(model: Blip2LM, prompts: Sequence[str]) -> list[int]:

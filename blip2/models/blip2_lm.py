@@ -103,9 +103,6 @@ class Blip2LM(nn.Module):
         device = self.llm_proj.weight.device
         return enc.input_ids.to(device), enc.attention_mask.to(device)
 
-    def generation_kwargs(self) -> dict[str, Any]:
-        return {}
-
     @torch.no_grad()
     def generate(
         self,
