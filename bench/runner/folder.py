@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from tasks.atomic import atomic_write_json
+from tasks.atomic import atomic_write_json, atomic_write_text
 from tasks.errors import BenchError
 
 FINGERPRINT = "fingerprint.json"
@@ -126,10 +126,7 @@ class RunFolder:
             raise FolderError(f"{self.path}: no prediction for {len(missing)} sample(s), e.g. {missing[:5]}")
         if done:
             raise FolderError(f"{self.path}: predictions for ids that are not in the split: {list(done)[:5]}")
-        text = "".join(json.dumps(r) + "\n" for r in ordered)
-        tmp = self.path / "predictions.jsonl.tmp"
-        tmp.write_text(text)
-        os.replace(tmp, self.path / "predictions.jsonl")
+        atomic_write_text(self.path / "predictions.jsonl", "".join(json.dumps(r) + "\n" for r in ordered))
         for part in self.path.glob(PARTS):
             part.unlink()
         return ordered

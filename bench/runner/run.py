@@ -18,10 +18,10 @@ from tqdm import tqdm
 import blip2
 import tasks
 from blip2.checkpoints.hub import WeightsUnavailable
-from tasks.atomic import atomic_write, atomic_write_json
+from tasks.atomic import atomic_write_json
 from tasks.errors import BenchError
 from tasks.formats.gqa import write_gqa_results
-from tasks.formats.predictions import write_caption_results
+from tasks.formats.predictions import write_caption_results, write_retrieval_scores
 from tasks.formats.vqa import write_vqa_results
 from tasks.splits import LoadedSplit, RetrievalSplit
 from tasks.task import Task
@@ -186,7 +186,7 @@ def _run_one(request: RunRequest, model, name: str, task: Task, loaded: LoadedSp
                                       request.num_workers, on_batch=bar.update, rank=rank, world=world)
             predictions: Any = (scores["i2t"], scores["t2i"])
             if rank == 0:
-                _write_npz(path / "scores.npz", scores)
+                write_retrieval_scores(path / "scores.npz", **scores)
         else:
             _generate_shard(request, model, task, loaded, settings, transform, folder, done, rank, world, bar)
             barrier()
@@ -271,11 +271,3 @@ def _write_official(task: Task, loaded: LoadedSplit, predictions: dict, path: Pa
         write_gqa_results(path, predictions)
     else:
         write_caption_results(path, predictions)
-
-
-def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))

@@ -156,9 +156,9 @@ def check_score_matrices(
     return checked[0], checked[1]
 
 
-def write_retrieval_scores(path: str | os.PathLike[str], i2t: Any, t2i: Any) -> Path:
-    """Write ``i2t`` / ``t2i`` to an ``.npz`` atomically."""
+def write_retrieval_scores(path: str | os.PathLike[str], i2t: Any, t2i: Any, **extra: Any) -> Path:
+    """Write ``i2t`` / ``t2i`` (and any ``extra`` arrays, e.g. the raw ``itc``) to an ``.npz`` atomically."""
     buffer = io.BytesIO()
-    np.savez(buffer, i2t=np.asarray(i2t), t2i=np.asarray(t2i))
+    np.savez(buffer, i2t=np.asarray(i2t), t2i=np.asarray(t2i), **{k: np.asarray(v) for k, v in extra.items()})
     data = buffer.getvalue()
     return atomic_write(path, lambda handle: handle.write(data))
