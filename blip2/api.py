@@ -263,13 +263,18 @@ def itc_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequen
 
 @torch.no_grad()
 def itm_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
-    """[N_img, N_txt] ITM match probabilities; each image's cross-attention keys are computed once."""
+    """[N_img, N_txt] ITM match probabilities.
+
+    Each image's cross-attention keys are computed once, and so is the image-free start of each text's
+    pass (`Blip2Qformer.itm_text_states`); the rest runs per pair (`itm_logits_from_states`).
+    """
     image = model.vision(_pixels(model, images))
     ids, mask = _text_batch(model, texts)
+    queries, text = model.itm_text_states(ids, mask)
     rows = []
     for i in range(image.shape[0]):
         kv = model.qformer.image_kv(image[i : i + 1])
-        rows.append(model.itm_logits(None, ids, mask, image_kv=kv).softmax(-1)[:, 1])
+        rows.append(model.itm_logits_from_states(queries, text, mask, image_kv=kv).softmax(-1)[:, 1])
     return torch.stack(rows)
 
 

@@ -99,6 +99,62 @@ class FeatureStore:
         self.close()
 
 
+class RowStore:
+    """Per-item tensors [length, width] of different lengths, written and read by item index.
+
+    Rows are kept zero-padded to `max_length` in one preallocated array: in memory on `device` while it
+    fits `budget_bytes`, otherwise in a temporary file. `take(items, length)` returns the items' rows
+    cut to `length` (the longest of them), so a batch pads only as far as it needs. Use as a context
+    manager so the file is always removed.
+    """
+
+    def __init__(self, count: int, max_length: int, width: int, dtype: torch.dtype, device: torch.device | str,
+                 budget_bytes: int = DEFAULT_FEATURE_MEMORY):
+        self.dtype, self.device = dtype, torch.device(device)
+        shape = (count, max_length, width)
+        self._data: torch.Tensor | None = None
+        self._file: np.memmap | None = None
+        self._dir: str | None = None
+        if count * max_length * width * torch.empty(0, dtype=dtype).element_size() <= budget_bytes:
+            self._data = torch.zeros(shape, dtype=dtype, device=self.device)
+        else:
+            self._dir = tempfile.mkdtemp(prefix="blip2-rows-")
+            self._file = np.memmap(f"{self._dir}/rows.bin", mode="w+", dtype=_np_dtype(dtype), shape=shape)
+
+    @property
+    def on_disk(self) -> bool:
+        return self._file is not None
+
+    def put(self, items: Sequence[int], rows: torch.Tensor) -> None:
+        """Write rows [len(items), length, width] (length <= max_length) for `items`."""
+        length = rows.shape[1]
+        if self._data is not None:
+            self._data[torch.as_tensor(items, device=self.device), :length] = rows.to(self.dtype)
+        else:
+            self._file[np.asarray(items), :length] = _to_numpy(rows.to(self.dtype))
+
+    def take(self, items: Sequence[int], length: int) -> torch.Tensor:
+        """Rows of `items`, cut to their first `length` positions: [len(items), length, width]."""
+        if self._data is not None:
+            return self._data[torch.as_tensor(items, device=self.device), :length]
+        out = torch.from_numpy(np.ascontiguousarray(self._file[np.asarray(items), :length]))
+        if self.dtype == torch.bfloat16:
+            out = out.view(torch.bfloat16)
+        return out.to(self.device)
+
+    def close(self) -> None:
+        self._data = self._file = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self) -> RowStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def _np_dtype(dtype: torch.dtype) -> np.dtype:
     return np.dtype(np.int16) if dtype == torch.bfloat16 else torch.empty(0, dtype=dtype).numpy().dtype
 

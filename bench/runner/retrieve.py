@@ -3,8 +3,12 @@
 `retrieval_scores` is the fast path. Each image is decoded and encoded once; ITC uses the cached,
 normalised query and text features. The union of the i2t and t2i top-k pairs is scored once
 (`tasks.scoring.retrieval.rerank`), grouped by image: each image's cross-attention keys/values are
-computed once per layer and shared by all of its candidate texts, which run in large batches padded
-only to their longest text. ViT features live in a `FeatureStore`, so memory stays bounded at COCO-5K.
+computed once per layer and shared by all of its candidate texts, which run in batches padded only to
+their longest text. The image-free start of each text's ITM pass (layer 0 up to the cross-attention,
+`Blip2Qformer.itm_text_states`) is computed once per text and gathered for every pair of that text,
+and the last layer runs for the query positions only (`ItmTextStates`). ViT features live in a
+`FeatureStore` and text states in `RowStore`s (both spill to disk past a budget), so memory stays
+bounded at COCO-5K.
 
 `retrieval_scores_reference` is LAVIS's algorithm (ITM per direction, every pair's keys/values
 recomputed, texts padded to 35 tokens); the tests show both give the same scores.
@@ -12,12 +16,13 @@ recomputed, texts padded to 35 tokens); the tests show both give the same scores
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
 
 from blip2.models.blip2_qformer import Blip2Qformer
+from blip2.models.qformer import KV
 from blip2.processing import ImageTransform
 from tasks.scoring.retrieval import NON_CANDIDATE_SCORE, itc_similarity, rerank
 from tasks.settings import RetrievalSettings
@@ -25,10 +30,15 @@ from tasks.splits import RetrievalSplit
 from tasks.task import Task
 
 from .distributed import all_gather_objects
-from .features import DEFAULT_FEATURE_MEMORY, FeatureStore, by_length, pad_tokens
+from .features import DEFAULT_FEATURE_MEMORY, FeatureStore, RowStore, by_length, pad_tokens
 from .images import image_batches
 
-ITM_BATCH = 256  # texts of one image per ITM forward pass; the image's keys/values are shared
+ITM_BATCH = 256  # texts of one image per ITM forward pass on a GPU; the image's keys/values are shared
+# On a CPU, smaller batches are faster: tensors of several MiB are freshly mapped (and page-faulted) by the
+# allocator on every pass and fall out of the caches. Batches there keep the largest activation (the query
+# FFN's hidden layer) near this size: 32 texts for the benchmarks' mid-size model, about 14% faster per
+# pair than 96 on the 2-core development machine.
+CPU_ITM_BYTES = 4 * 2**20
 
 
 @torch.no_grad()
@@ -43,7 +53,7 @@ def retrieval_scores(
     on_batch: Callable[[int], None] = lambda n: None,
     *,
     optimized: bool = True,
-    itm_batch: int = ITM_BATCH,
+    itm_batch: int | None = None,
     feature_memory: int = DEFAULT_FEATURE_MEMORY,
     rank: int = 0,
     world: int = 1,
@@ -58,6 +68,7 @@ def retrieval_scores(
         return retrieval_scores_reference(model, task, loaded, settings, transform, batch_size, num_workers,
                                           on_batch)
     device = next(model.parameters()).device
+    itm_batch = itm_batch or default_itm_batch(model, device)
     tokens = model.tokenizer(task.texts_for_model(loaded, settings), truncation=True,
                              max_length=settings.max_text_tokens).input_ids
     pad_id = model.tokenizer.pad_token_id
@@ -78,12 +89,25 @@ def retrieval_scores(
         def itm_scorer(image_idx: np.ndarray, text_idx: np.ndarray) -> np.ndarray:
             ours = image_idx % world == rank
             part = np.zeros(len(image_idx), dtype=np.float32)
-            part[ours] = _itm_by_image(model, store, tokens, pad_id, image_idx[ours] // world, text_idx[ours],
-                                       batch_size, itm_batch, device)
+            if ours.any():
+                with ItmTextStates(model, tokens, pad_id, np.unique(text_idx[ours]), itm_batch, device,
+                                   feature_memory) as states:
+                    part[ours] = _itm_by_image(model, store, states, image_idx[ours] // world, text_idx[ours],
+                                               batch_size, itm_batch)
             return _combine(part, ours, world)
 
         i2t, t2i = rerank(itc, itm_scorer, k=settings.k_test)
     return {"i2t": i2t, "t2i": t2i, "itc": itc}
+
+
+def default_itm_batch(model: Blip2Qformer, device: torch.device) -> int:
+    """Texts per ITM pass: `ITM_BATCH` on a GPU; on a CPU, as many as keep the query FFN's activation
+    within `CPU_ITM_BYTES` (at least 8)."""
+    if device.type != "cpu":
+        return ITM_BATCH
+    q = model.cfg.qformer
+    row_bytes = q.num_queries * q.ffn_dim * model.qformer.query_tokens.element_size()
+    return min(ITM_BATCH, max(8, CPU_ITM_BYTES // row_bytes))
 
 
 def _gather_rows(local: torch.Tensor, world: int) -> torch.Tensor:
@@ -121,13 +145,53 @@ def _text_features(model: Blip2Qformer, tokens: list[list[int]], pad_id: int, ba
     return out
 
 
-def _itm_by_image(model: Blip2Qformer, store: FeatureStore, tokens: list[list[int]], pad_id: int,
-                  image_idx: np.ndarray, text_idx: np.ndarray, image_chunk: int, itm_batch: int,
-                  device: torch.device) -> np.ndarray:
+class ItmTextStates:
+    """The image-free start of every needed text's ITM pass, computed once and gathered per pair.
+
+    `Blip2Qformer.itm_text_states` (layer 0 up to the cross-attention) depends only on the text, so each
+    text runs it once, in length-sorted batches, however many images it is paired with; the states
+    (query states [Q, H] and text states [T, H] per text) stay in `RowStore`s, in memory up to half of
+    `budget_bytes` each, otherwise on disk. `logits` gathers them for a batch of texts, padded only to
+    that batch's longest text, and finishes the pass for one image (`itm_logits_from_states`).
+    """
+
+    def __init__(self, model: Blip2Qformer, tokens: list[list[int]], pad_id: int, needed: np.ndarray, batch: int,
+                 device: torch.device, budget_bytes: int):
+        self.model, self.tokens, self.device = model, tokens, device
+        self.row = {int(t): r for r, t in enumerate(needed)}
+        cfg, dtype = model.cfg.qformer, model.qformer.query_tokens.dtype
+        longest = max(len(tokens[t]) for t in needed)
+        self.queries = RowStore(len(needed), cfg.num_queries, cfg.hidden, dtype, device, budget_bytes // 2)
+        self.text = RowStore(len(needed), longest, cfg.hidden, dtype, device, budget_bytes // 2)
+        for chunk in by_length(range(len(needed)), [tokens[t] for t in needed], batch):
+            ids, mask = pad_tokens([tokens[needed[r]] for r in chunk], pad_id, device)
+            queries, text = model.itm_text_states(ids, mask)
+            self.queries.put(chunk, queries)
+            self.text.put(chunk, text)
+
+    def logits(self, texts: Sequence[int], image_kv: list[KV | None]) -> torch.Tensor:
+        """ITM positive-class logits of `texts` with the image whose keys/values are `image_kv`."""
+        rows = [self.row[int(t)] for t in texts]
+        lengths = torch.as_tensor([len(self.tokens[t]) for t in texts], device=self.device)
+        width = int(lengths.max())
+        mask = (torch.arange(width, device=self.device)[None] < lengths[:, None]).long()
+        queries = self.queries.take(rows, self.model.cfg.qformer.num_queries)
+        return self.model.itm_logits_from_states(queries, self.text.take(rows, width), mask, image_kv=image_kv)[:, 1]
+
+    def __enter__(self) -> ItmTextStates:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.queries.close()
+        self.text.close()
+
+
+def _itm_by_image(model: Blip2Qformer, store: FeatureStore, states: ItmTextStates, image_idx: np.ndarray,
+                  text_idx: np.ndarray, image_chunk: int, itm_batch: int) -> np.ndarray:
     """ITM positive-class logit of each (image, text) pair; pairs arrive sorted by image.
 
     Images are read from the store a chunk at a time; each image's cross-attention keys/values are
-    computed once and reused for all its texts.
+    computed once and reused for all its texts, whose image-free states come from `states`.
     """
     out = np.empty(len(image_idx), dtype=np.float32)
     starts = np.flatnonzero(np.r_[True, image_idx[1:] != image_idx[:-1]])
@@ -140,10 +204,8 @@ def _itm_by_image(model: Blip2Qformer, store: FeatureStore, tokens: list[list[in
             img = int(image_idx[start])
             kv = model.qformer.image_kv(features[img - lo:img - lo + 1])
             texts = text_idx[start:stop]
-            for chunk in by_length(range(len(texts)), [tokens[t] for t in texts], itm_batch):
-                ids, mask = pad_tokens([tokens[texts[j]] for j in chunk], pad_id, device)
-                logits = model.itm_logits(None, ids, mask, image_kv=kv)[:, 1]
-                out[start + np.asarray(chunk)] = logits.float().cpu().numpy()
+            for chunk in by_length(range(len(texts)), [states.tokens[t] for t in texts], itm_batch):
+                out[start + np.asarray(chunk)] = states.logits(texts[chunk], kv).float().cpu().numpy()
     return out
 
 

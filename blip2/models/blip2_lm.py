@@ -159,14 +159,17 @@ class Blip2Opt(Blip2LM):
 
         transformers would copy the prompt to every beam before the prefill; the beams' caches are
         identical, so we run the prefill (all but the last prompt token) once and repeat the cache.
+        The prefill is read only for its cache: `logits_to_keep=1` skips the LM head (vocab x hidden)
+        at every other position.
         """
         ids, mask = self._tokenize(prompts, "left")
         embeds, full_mask = self._embed(self.soft_prompt(query_output), ids, mask)
         kwargs.setdefault("eos_token_id", self.eos_token_id())
         kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
         beams = kwargs.get("num_beams", 1)
-        prefix = self.llm(inputs_embeds=embeds[:, :-1], attention_mask=full_mask[:, :-1], use_cache=True)
-        cache = prefix.past_key_values
+        prefix = self.llm(inputs_embeds=embeds[:, :-1], attention_mask=full_mask[:, :-1], use_cache=True,
+                          logits_to_keep=1)
+        cache = prefix.cache
         if beams > 1:
             cache.batch_repeat_interleave(beams)
         # The cached positions' ids are never read; only the last prompt token enters as an id.

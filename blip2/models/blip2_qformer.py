@@ -116,6 +116,33 @@ class Blip2Qformer(nn.Module):
         hidden, _ = self.qformer(image=image, input_ids=input_ids, mask=mask, image_kv=image_kv)
         return self.itm_head(hidden[:, :nq]).mean(dim=1)
 
+    def itm_text_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The image-free start of an ITM pass (layer 0 up to the cross-attention), to compute once per text.
+
+        Returns (queries [B, Q, H], text [B, T, H]) for `itm_logits_from_states`; see
+        `QFormer.itm_text_states` for why these do not depend on the image.
+        """
+        mask = bidirectional_mask(self.cfg.qformer.num_queries, attention_mask)
+        return self.qformer.itm_text_states(input_ids, mask)
+
+    def itm_logits_from_states(
+        self,
+        queries: torch.Tensor,
+        text: torch.Tensor,
+        attention_mask: torch.Tensor,
+        image: torch.Tensor | None = None,
+        image_kv: list[KV | None] | None = None,
+    ) -> torch.Tensor:
+        """`itm_logits` continued from `itm_text_states` (the fast path: less work per pair, same logits).
+
+        Rows of `queries`/`text` may come from different calls (gathered per pair); `text` must be as
+        wide as `attention_mask`.
+        """
+        mask = bidirectional_mask(self.cfg.qformer.num_queries, attention_mask)
+        hidden = self.qformer.itm_query_output(queries, text, mask, image=image, image_kv=image_kv)
+        return self.itm_head(hidden).mean(dim=1)
+
     def itg_logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, query_kv: list[KV]
     ) -> torch.Tensor:

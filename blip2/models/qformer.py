@@ -143,16 +143,24 @@ class QFormerLayer(nn.Module):
         hidden, kv = self.self_attn(hidden, mask=mask, past_kv=past_kv)
         queries, text = hidden[:, :num_queries], hidden[:, num_queries:]
         if num_queries:
-            if self.cross_attn is not None:
-                if image is None and image_kv is None:
-                    raise ValueError("the queries need image features for cross-attention")
-                queries, _ = self.cross_attn(queries, source=image, kv=image_kv)
-            queries = self.query_ffn(queries)
+            queries = self.query_branch(queries, image, image_kv)
         if text.shape[1]:
-            if self.text_ffn is None:
-                raise ValueError("this Q-Former has no text branch (stage-2 models drop it)")
-            text = self.text_ffn(text)
+            text = self.text_branch(text)
         return torch.cat([queries, text], dim=1), kv
+
+    def query_branch(self, queries: torch.Tensor, image: torch.Tensor | None, image_kv: KV | None) -> torch.Tensor:
+        """What follows self-attention for the queries: cross-attention to the image (every other layer), FFN."""
+        if self.cross_attn is not None:
+            if image is None and image_kv is None:
+                raise ValueError("the queries need image features for cross-attention")
+            queries, _ = self.cross_attn(queries, source=image, kv=image_kv)
+        return self.query_ffn(queries)
+
+    def text_branch(self, text: torch.Tensor) -> torch.Tensor:
+        """What follows self-attention for the text: its FFN (it never sees the image)."""
+        if self.text_ffn is None:
+            raise ValueError("this Q-Former has no text branch (stage-2 models drop it)")
+        return self.text_ffn(text)
 
 
 class QFormer(nn.Module):
@@ -176,6 +184,15 @@ class QFormer(nn.Module):
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         return self.word_embeddings(input_ids) + self.position_embeddings(positions)[None]
 
+    def embed(self, batch: int, input_ids: torch.Tensor | None, with_queries: bool = True) -> torch.Tensor:
+        """The stack's input: [queries; text embeddings], LayerNorm, dropout."""
+        parts = []
+        if with_queries:
+            parts.append(self.query_tokens.expand(batch, -1, -1))
+        if input_ids is not None:
+            parts.append(self.embed_text(input_ids))
+        return self.embed_dropout(self.embed_norm(torch.cat(parts, dim=1)))
+
     def forward(
         self,
         image: torch.Tensor | None = None,
@@ -191,12 +208,7 @@ class QFormer(nn.Module):
         holds cached per-layer keys/values of an earlier query pass (ITG). Returns the hidden states
         and each layer's self-attention keys/values.
         """
-        parts = []
-        if with_queries:
-            parts.append(self.query_tokens.expand(_batch_size(image, input_ids, image_kv), -1, -1))
-        if input_ids is not None:
-            parts.append(self.embed_text(input_ids))
-        hidden = self.embed_dropout(self.embed_norm(torch.cat(parts, dim=1)))
+        hidden = self.embed(_batch_size(image, input_ids, image_kv), input_ids, with_queries)
         num_queries = self.cfg.num_queries if with_queries else 0
         kvs = []
         for i, layer in enumerate(self.layers):
@@ -214,3 +226,49 @@ class QFormer(nn.Module):
     def image_kv(self, image: torch.Tensor) -> list[KV | None]:
         """Per-layer cross-attention keys/values of `image`, to reuse across many texts of one image."""
         return [None if layer.cross_attn is None else layer.cross_attn.project_kv(image) for layer in self.layers]
+
+    # --- ITM fast path: the image-free part of an ITM pass, once per text ----------------------
+    #
+    # An ITM pass runs [queries; text] through the stack with the bidirectional mask, and the image
+    # enters only through the queries' cross-attention, which comes after self-attention in a layer.
+    # So layer 0's self-attention output (queries and text) and layer 0's text FFN output depend on
+    # the text alone: `itm_text_states` computes them once per text, and `itm_query_output` goes on
+    # from there for any image. In the last layer only the query outputs are read (the ITM head
+    # averages them): its self-attention runs for the query positions only (keys and values still
+    # come from every position) and its text FFN is skipped. `forward` is the plain path; the tests
+    # show both give the same ITM logits.
+
+    def itm_text_states(self, input_ids: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(queries after layer 0's self-attention [B, Q, H], text after all of layer 0 [B, T, H]).
+
+        `mask` is the ITM self-attention mask (`bidirectional_mask`). Nothing here depends on the image.
+        """
+        first, nq = self.layers[0], self.cfg.num_queries
+        hidden, _ = first.self_attn(self.embed(input_ids.shape[0], input_ids), mask=mask)
+        return hidden[:, :nq], first.text_branch(hidden[:, nq:])
+
+    def itm_query_output(
+        self,
+        queries: torch.Tensor,
+        text: torch.Tensor,
+        mask: torch.Tensor,
+        image: torch.Tensor | None = None,
+        image_kv: list[KV | None] | None = None,
+    ) -> torch.Tensor:
+        """[B, Q, H] last-layer query outputs of an ITM pass, continued from `itm_text_states`.
+
+        Equals `forward(image, input_ids, mask)[0][:, :Q]`. `text` is as wide as the text part of
+        `mask`; its padding positions are masked out as keys, so they may hold any finite values.
+        """
+        nq = self.cfg.num_queries
+        first, *rest = self.layers
+        kv = image_kv or [None] * len(self.layers)
+        queries = first.query_branch(queries, image, kv[0])
+        if not rest:
+            return queries
+        hidden = torch.cat([queries, text], dim=1)
+        for i, layer in enumerate(rest[:-1], start=1):
+            hidden, _ = layer(hidden, nq, mask, image, image_kv=kv[i])
+        last = rest[-1]
+        queries, _ = last.self_attn(hidden[:, :nq], source=hidden, mask=mask[:, :, :nq])
+        return last.query_branch(queries, image, kv[-1])

@@ -23,9 +23,26 @@ def resolve(source: str, runs_root: Path) -> Path:
     return runs_root / source.removeprefix("run:") if source.startswith("run:") else Path(source)
 
 
-def init_trainable(model: nn.Module, seed: int = 0) -> None:
-    """BERT-style init (normal, std 0.02) of the Q-Former, its queries and heads: a from-scratch stage 1,
-    or stage 2 without stage 1 (paper Fig. 5). The ViT and the LLM are left alone: they are loaded."""
+BERT_BASE_WIDTH = 768
+
+
+def init_std(hidden: int) -> float:
+    """BERT's init std (0.02) for a Q-Former of width `hidden`, rescaled by sqrt(768 / hidden).
+
+    At BERT-base width this is exactly 0.02. A narrow Q-Former (the toy's is 96 wide) initialised at 0.02
+    lets ~10x less of the image through its cross-attention than BERT-base does (the value and output
+    projections each shrink the signal by sqrt(width)), so every image starts with the same query output
+    and stage 1 sits on a long plateau; the rescaled std keeps BERT-base's signal scales.
+    """
+    return 0.02 * (BERT_BASE_WIDTH / hidden) ** 0.5
+
+
+def init_trainable(model: nn.Module, seed: int = 0, std: float | None = None) -> None:
+    """BERT-style init (normal, `init_std` of the Q-Former's width; 0.02 at BERT-base width) of the
+    Q-Former, its queries and heads: a from-scratch stage 1, or stage 2 without stage 1 (paper Fig. 5).
+    The ViT and the LLM are left alone: they are loaded."""
+    if std is None:
+        std = init_std(model.cfg.qformer.hidden) if hasattr(model, "cfg") else 0.02
     gen = torch.Generator().manual_seed(seed)
     modules = [model] if not list(model.named_children()) else [m for n, m in model.named_children()
                                                                if n not in ("vision", "llm")]
@@ -33,7 +50,7 @@ def init_trainable(model: nn.Module, seed: int = 0) -> None:
         for part in modules:
             for m in part.modules():
                 if isinstance(m, (nn.Linear, nn.Embedding)):
-                    m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * 0.02)
+                    m.weight.copy_(torch.randn(m.weight.shape, generator=gen) * std)
                     if getattr(m, "bias", None) is not None:
                         m.bias.zero_()
                 elif isinstance(m, nn.LayerNorm):
@@ -41,7 +58,7 @@ def init_trainable(model: nn.Module, seed: int = 0) -> None:
                     m.bias.zero_()
         queries = getattr(getattr(model, "qformer", None), "query_tokens", None)
         if queries is not None:
-            queries.copy_(torch.randn(queries.shape, generator=gen) * 0.02)
+            queries.copy_(torch.randn(queries.shape, generator=gen) * std)
 
 
 def from_stage1(stage1: Blip2Qformer, cfg: Blip2Config) -> Blip2LM:
@@ -55,7 +72,7 @@ def from_stage1(stage1: Blip2Qformer, cfg: Blip2Config) -> Blip2LM:
     if missing:
         raise ValueError(f"stage-1 Q-Former does not fit the stage-2 architecture: {missing[:5]}")
     model.qformer.load_state_dict({k: source[k] for k in target})
-    init_trainable(model.llm_proj)
+    init_trainable(model.llm_proj, std=init_std(cfg.qformer.hidden))
     return model
 
 

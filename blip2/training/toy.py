@@ -83,12 +83,13 @@ def train_backbones(data_root: Path, output_root: Path, steps: toy_backbones.Bac
         "vocab": toy_backbones.save_qformer_tokenizer(data_root, folder / "qformer_tokenizer")}
 
 
-def train_toy_recipe(name: str, data_root: Path, output_root: Path, scale: float, build: ToyBuild,
+def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale: float, build: ToyBuild,
                      progress: bool = True, **overrides: object) -> Path:
-    """Run one toy recipe (fresh: an old checkpoint folder of the same name is removed first)."""
+    """Run one toy recipe (fresh: an old checkpoint folder of the same name is removed first); `overrides`
+    may rename it (`name=...`), as the findings' ablations do."""
     from .run import run_recipe
 
-    recipe = scaled(load_recipe(name), scale).with_overrides(overrides)
+    recipe = scaled(load_recipe(recipe_name), scale).with_overrides(overrides)
     shutil.rmtree(output_root / recipe.name, ignore_errors=True)
     result = _timed(build, recipe.name, lambda: run_recipe(recipe, data_root, output_root, progress=progress))
     build.final_loss[recipe.name] = round(result.losses[-1], 4)

@@ -42,9 +42,9 @@ VISION_WEIGHTS = "vision.safetensors"
 class BackboneSteps:
     """Optimiser steps of each backbone (the `toy` orchestrator scales these down in tests)."""
 
-    vit: int = 500
-    opt: int = 900
-    t5: int = 900
+    vit: int = 400
+    opt: int = 600
+    t5: int = 700
     batch: int = 64
 
 
@@ -67,12 +67,32 @@ def scene_labels(scene: dict) -> list[int]:
     return labels + [list(BACKGROUNDS).index(background["colour"]), BACKGROUND_STYLES.index(background["style"])]
 
 
+# What the whole image holds, wherever it is drawn: each shape, each colour, each (shape, colour) pair,
+# and the number of objects. EVA-CLIP's features say what an image shows even when pooled over all
+# patches; these labels on the pooled patch tokens teach the toy ViT the same.
+_PAIRS = [(shape, colour) for shape in SHAPES for colour in COLOURS]
+CONTENT_LABELS = len(SHAPES) + len(COLOURS) + len(_PAIRS) + 3
+
+
+def scene_content(scene: dict) -> list[float]:
+    """Multi-hot content of one scene: shapes, colours, (shape, colour) pairs, then 1 / 2 / 3 objects."""
+    hot = [0.0] * CONTENT_LABELS
+    colours = list(COLOURS)
+    for o in scene["objects"]:
+        hot[SHAPES.index(o["shape"])] = 1.0
+        hot[len(SHAPES) + colours.index(o["colour"])] = 1.0
+        hot[len(SHAPES) + len(colours) + _PAIRS.index((o["shape"], o["colour"]))] = 1.0
+    hot[CONTENT_LABELS - 3 + min(len(scene["objects"]), 3) - 1] = 1.0
+    return hot
+
+
 class AttributeClassifier(nn.Module):
     """The toy ViT (trunk + ln_vision, as BLIP-2 uses it) with linear attribute heads on its patch tokens.
 
     Each position's head reads the mean of the 3x3 patch tokens around that position, so the patch
     tokens themselves (what the Q-Former cross-attends to) must say what is drawn where; one head, shared
-    by all positions, gives shape, colour and size. The background head reads the mean of all patches.
+    by all positions, gives shape, colour and size. The background and content heads read the mean of all
+    patches, so the pooled features also say what the image shows (as a CLIP-trained encoder's do).
     """
 
     def __init__(self) -> None:
@@ -83,6 +103,7 @@ class AttributeClassifier(nn.Module):
         width = cfg.width
         self.object_head = nn.Linear(width, sum(_HEADS))
         self.background_head = nn.Linear(width, len(BACKGROUNDS) + len(BACKGROUND_STYLES))
+        self.content_head = nn.Linear(width, CONTENT_LABELS)
         windows = torch.zeros(len(_POSITIONS), self.grid * self.grid)
         for i, (x, y) in enumerate(POSITIONS[p] for p in _POSITIONS):
             col, row = x // cfg.patch_size, y // cfg.patch_size
@@ -91,15 +112,18 @@ class AttributeClassifier(nn.Module):
                     windows[i, r * self.grid + c] = 1.0
         self.register_buffer("windows", windows / windows.sum(1, keepdim=True), persistent=False)
 
-    def forward(self, pixels: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, pixels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Per-label class logits (positions, then background) and the multi-hot content logits."""
         patches = self.encoder(pixels)[:, 1:]
         per_position = torch.einsum("pn,bnd->bpd", self.windows, patches)
         objects = self.object_head(per_position)  # [B, positions, shape + colour + size]
         logits = []
         for p in range(len(_POSITIONS)):
             logits += list(objects[:, p].split(_HEADS, dim=-1))
-        background = self.background_head(patches.mean(1))
-        return logits + list(background.split([len(BACKGROUNDS), len(BACKGROUND_STYLES)], dim=-1))
+        pooled = patches.mean(1)
+        background = self.background_head(pooled)
+        logits += list(background.split([len(BACKGROUNDS), len(BACKGROUND_STYLES)], dim=-1))
+        return logits, self.content_head(pooled)
 
 
 def _load_images(root: Path, paths: list[str]) -> torch.Tensor:
@@ -127,6 +151,7 @@ def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
     held_out = _scenes(data_root, ("coco-test",))
     x = _load_images(data_root, list(train))
     y = torch.tensor([scene_labels(s) for s in train.values()])
+    content = torch.tensor([scene_content(s) for s in train.values()])
     model = AttributeClassifier()
     _init_vit(model)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05, betas=(0.9, 0.98))
@@ -138,8 +163,9 @@ def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
         for group in optimizer.param_groups:
             group["lr"] = lr
         idx = torch.randint(len(x), (batch,), generator=gen)
-        logits = model(x[idx])
+        logits, content_logits = model(x[idx])
         loss = sum(F.cross_entropy(lg, y[idx, i]) for i, lg in enumerate(logits)) / len(logits)
+        loss = loss + F.binary_cross_entropy_with_logits(content_logits, content[idx]) * 10
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -171,7 +197,7 @@ def attribute_accuracy(model: AttributeClassifier, data_root: Path, scenes: dict
     model.eval()
     x = _load_images(data_root, list(scenes))
     y = torch.tensor([scene_labels(s) for s in scenes.values()])
-    logits = model(x)
+    logits, _ = model(x)
     right = torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(logits)], 1)
     return round(right.float().mean().item() * 100, 2)
 

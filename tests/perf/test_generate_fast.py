@@ -119,3 +119,29 @@ def test_reference_is_what_the_module_exports(tiny_dir, vqa_split):
     transform = blip2.image_transform(model)
     direct = list(generate_reference(model, task, vqa_split, settings, transform, 4, 0))
     assert direct == list(generate(model, task, vqa_split, settings, transform, 4, 0, optimized=False))
+
+
+def test_t5_runs_its_encoder_once_per_prompt_not_per_beam(tiny_dir, vqa_split):
+    model = blip2.load_model(tiny_dir("t5", "base"))
+    encoded = []
+    hook = model.llm.get_encoder().register_forward_hook(
+        lambda _module, _inputs, output: encoded.append(output.last_hidden_state.shape[0]))
+    try:
+        _run(model, vqa_split, optimized=True, batch_size=4, num_beams=5)
+    finally:
+        hook.remove()
+    assert sum(encoded) == len(vqa_split.samples)  # transformers encodes before copying to the beams
+
+
+def test_opt_prefill_skips_the_lm_head_except_at_the_last_position(tiny_dir, vqa_split):
+    """The shared prefill is read only for its cache: the LM head sees one position per row, never the prompt."""
+    model = blip2.load_model(tiny_dir("opt", "base"))
+    positions = []
+    hook = model.llm.get_output_embeddings().register_forward_hook(
+        lambda _module, inputs, _output: positions.append(inputs[0].shape[1]))
+    try:
+        fast = _run(model, vqa_split, optimized=True)
+    finally:
+        hook.remove()
+    assert positions and set(positions) == {1}
+    assert fast == _run(model, vqa_split, optimized=False)

@@ -95,3 +95,27 @@ def test_toy_recipes_are_the_paper_recipes_scaled_down():
     assert load_recipe("toy_stage2_opt").min_lr == load_recipe("toy_stage2_opt").lr / 2
     with pytest.raises(ValueError, match="objectives"):
         load_recipe("toy_stage1").with_overrides({"objectives": ["itc", "mlm"]})
+
+
+def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_root, tmp_path, monkeypatch):
+    """`bench train --recipe toy-findings` (tiny scale): Figure 5's stage 2 from a fresh Q-Former and
+    Table 6's ITC+ITM-only stage 1 + retrieval are trained under their own names, evaluated beside the
+    reference models, and written as JSON and Markdown."""
+    from bench.toy_findings import FIG5_TASKS, TABLE6_TASKS, run_findings
+
+    monkeypatch.setenv("BLIP2_DATA", str(small_root))  # run_findings only sets it when unset
+    findings = run_findings(small_root, toy_build, scale=0.004, progress=False, results=tmp_path)
+    for family in ("opt", "t5"):
+        rows = findings["figure5"][family]
+        assert set(rows) == {"with stage 1", "without stage 1"}
+        assert all(set(rows[label]) == set(FIG5_TASKS) for label in rows)
+        ablated = blip2.load_model(toy_build / f"toy_stage2_{family}_no_stage1" / "model")
+        reference = blip2.load_model(toy_build / f"toy_stage2_{family}" / "model")
+        assert not torch.equal(ablated.qformer.query_tokens, reference.qformer.query_tokens)
+    assert set(findings["table6"]) == {"ITC+ITM+ITG", "ITC+ITM"}
+    assert all(set(by_task) == set(TABLE6_TASKS) for by_task in findings["table6"].values())
+    assert (toy_build / "toy_stage1_no_itg" / "model").is_dir()
+    assert (toy_build / "toy_retrieval_no_itg" / "model").is_dir()
+    assert json.loads((tmp_path / "toy-findings.json").read_text())["table6"] == findings["table6"]
+    markdown = (tmp_path / "toy-findings.md").read_text()
+    assert "## Figure 5" in markdown and "## Table 6" in markdown and "| ITC+ITM |" in markdown

@@ -1,0 +1,42 @@
+"""Pieces of the toy build that decide whether stage 1 can learn: the Q-Former's init scale and the toy
+ViT's whole-image content labels."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from blip2 import toy_arch
+from blip2.models.build import build_model
+from blip2.training.init import init_std, init_trainable
+from blip2.training.toy_backbones import CONTENT_LABELS, scene_content
+from tasks.toy.scenes import COLOURS, SHAPES
+
+
+def test_init_std_is_berts_at_base_width_and_rescaled_when_narrower():
+    assert init_std(768) == pytest.approx(0.02)
+    assert init_std(96) == pytest.approx(0.02 * math.sqrt(8))
+
+
+def test_a_from_scratch_toy_qformer_starts_at_its_width_scaled_std():
+    model = build_model(toy_arch.architecture(None))
+    init_trainable(model, seed=0)
+    weights = torch.cat([m.weight.flatten() for m in model.qformer.modules() if isinstance(m, torch.nn.Linear)])
+    assert weights.std().item() == pytest.approx(init_std(96), rel=0.02)
+    assert model.qformer.query_tokens.std().item() == pytest.approx(init_std(96), rel=0.1)
+
+
+def test_scene_content_names_every_object_and_the_count():
+    scene = {"objects": [{"shape": SHAPES[1], "colour": "red"}, {"shape": SHAPES[4], "colour": "blue"}]}
+    hot = scene_content(scene)
+    colours = list(COLOURS)
+    n_shapes, n_colours = len(SHAPES), len(colours)
+    assert len(hot) == CONTENT_LABELS
+    assert [i for i in range(n_shapes) if hot[i]] == [1, 4]
+    assert [colours[i] for i in range(n_colours) if hot[n_shapes + i]] == sorted(["red", "blue"], key=colours.index)
+    pairs = [i - n_shapes - n_colours for i in range(n_shapes + n_colours, CONTENT_LABELS - 3) if hot[i]]
+    assert pairs == sorted([1 * n_colours + colours.index("red"), 4 * n_colours + colours.index("blue")])
+    assert hot[-3:] == [0.0, 1.0, 0.0]  # two objects
+    assert sum(hot) == 2 + 2 + 2 + 1
