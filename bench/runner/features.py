@@ -30,7 +30,40 @@ def by_length(indices: Sequence[int], token_lists: Sequence[Sequence[int]], size
     return [ordered[start:start + size] for start in range(0, len(ordered), size)]
 
 
-class FeatureStore:
+class _SpillStore:
+    """What both stores share: an optional memory-mapped spill file in a temporary folder, an `on_disk`
+    flag, and a `close` (also on leaving a `with` block) that drops the data and removes the folder."""
+
+    _file: np.memmap | None = None
+    _dir: str | None = None
+
+    def _spill(self, prefix: str, name: str, dtype: torch.dtype, shape: tuple[int, ...]) -> np.memmap:
+        self._dir = tempfile.mkdtemp(prefix=prefix)
+        self._file = np.memmap(f"{self._dir}/{name}", mode="w+", dtype=_np_dtype(dtype), shape=shape)
+        return self._file
+
+    @property
+    def on_disk(self) -> bool:
+        return self._file is not None
+
+    def _drop(self) -> None:
+        """Release the in-memory data (each store holds its own)."""
+
+    def close(self) -> None:
+        self._drop()
+        self._file = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class FeatureStore(_SpillStore):
     """ViT features of every image, written once in order and read back per image chunk for ITM.
 
     COCO-5K at 364 px with ViT-g is 5000 x 677 x 1408 fp32 values (19 GB): kept in memory only while
@@ -42,14 +75,8 @@ class FeatureStore:
         self.count, self.budget = count, budget_bytes
         self.filled = 0
         self._chunks: list[torch.Tensor] = []
-        self._file: np.memmap | None = None
-        self._dir: str | None = None
         self._dtype: torch.dtype | None = None
         self._device: torch.device | None = None
-
-    @property
-    def on_disk(self) -> bool:
-        return self._file is not None
 
     def append(self, features: torch.Tensor) -> None:
         """Add the next images' features [b, tokens, width]."""
@@ -59,9 +86,8 @@ class FeatureStore:
             self._dtype, self._device = features.dtype, features.device
             total = self.count * features[0].numel() * features.element_size()
             if total > self.budget:
-                self._dir = tempfile.mkdtemp(prefix="blip2-vit-features-")
-                self._file = np.memmap(f"{self._dir}/features.bin", mode="w+", dtype=_np_dtype(features.dtype),
-                                       shape=(self.count, *features.shape[1:]))
+                self._spill("blip2-vit-features-", "features.bin", features.dtype,
+                            (self.count, *features.shape[1:]))
         if self._file is not None:
             self._file[self.filled:self.filled + features.shape[0]] = _to_numpy(features)
         else:
@@ -85,21 +111,11 @@ class FeatureStore:
             offset += chunk.shape[0]
         return parts[0] if len(parts) == 1 else torch.cat(parts)
 
-    def close(self) -> None:
+    def _drop(self) -> None:
         self._chunks.clear()
-        self._file = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self) -> FeatureStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
-class RowStore:
+class RowStore(_SpillStore):
     """Per-item tensors [length, width] of different lengths, written and read by item index.
 
     Rows are kept zero-padded to `max_length` in one preallocated array: in memory on `device` while it
@@ -113,17 +129,10 @@ class RowStore:
         self.dtype, self.device = dtype, torch.device(device)
         shape = (count, max_length, width)
         self._data: torch.Tensor | None = None
-        self._file: np.memmap | None = None
-        self._dir: str | None = None
         if count * max_length * width * torch.empty(0, dtype=dtype).element_size() <= budget_bytes:
             self._data = torch.zeros(shape, dtype=dtype, device=self.device)
         else:
-            self._dir = tempfile.mkdtemp(prefix="blip2-rows-")
-            self._file = np.memmap(f"{self._dir}/rows.bin", mode="w+", dtype=_np_dtype(dtype), shape=shape)
-
-    @property
-    def on_disk(self) -> bool:
-        return self._file is not None
+            self._spill("blip2-rows-", "rows.bin", dtype, shape)
 
     def put(self, items: Sequence[int], rows: torch.Tensor) -> None:
         """Write rows [len(items), length, width] (length <= max_length) for `items`."""
@@ -142,17 +151,8 @@ class RowStore:
             out = out.view(torch.bfloat16)
         return out.to(self.device)
 
-    def close(self) -> None:
-        self._data = self._file = None
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-
-    def __enter__(self) -> RowStore:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def _drop(self) -> None:
+        self._data = None
 
 
 def _np_dtype(dtype: torch.dtype) -> np.dtype:
