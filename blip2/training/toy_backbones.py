@@ -312,19 +312,20 @@ def save_qformer_tokenizer(data_root: Path, out: Path) -> int:
     return len(tokenizer)
 
 
-def qa_accuracy_from_text(model, tokenizer, docs: list[toy_corpus.Doc], family: str) -> float:
-    """Exact-match answer accuracy of a toy LLM given the scene in words (a sanity check of the backbone)."""
-    right = 0
-    for doc in docs:
-        if family == "opt":
-            context = tokenizer(doc.context, add_special_tokens=False).input_ids
-            prompt = tokenizer(toy_corpus.OPT_QA.format(doc.question), add_special_tokens=False).input_ids
-            ids = torch.tensor([context + [tokenizer.bos_token_id] + prompt])
-            newline = tokenizer("\n", add_special_tokens=False).input_ids[0]
-            gen = model.generate(input_ids=ids, max_new_tokens=8, do_sample=False, eos_token_id=newline,
-                                 pad_token_id=tokenizer.pad_token_id)[0, ids.shape[1]:]
-        else:
-            ids = tokenizer(doc.context + " " + toy_corpus.T5_QA.format(doc.question), return_tensors="pt").input_ids
-            gen = model.generate(input_ids=ids, max_new_tokens=8, do_sample=False)[0]
-        right += tokenizer.decode(gen, skip_special_tokens=True).strip() == doc.text.lower()
-    return round(100 * right / max(1, len(docs)), 2)
+@torch.no_grad()
+def answer_from_text(model, tokenizer, context: str, question: str, family: str, **generate: object) -> str:
+    """A toy LLM's answer to `question` about the scene `context` in words, in the document format it was
+    trained on (`toy_corpus`): the text-only counterpart of zero-shot VQA. `generate` goes to
+    transformers' `generate` (beams, token limits, length penalty); greedy, 8 tokens by default."""
+    options = {"max_new_tokens": 8, "do_sample": False, "num_beams": 1, **generate}
+    if family == "opt":
+        prefix = tokenizer(context, add_special_tokens=False).input_ids
+        prompt = tokenizer(toy_corpus.OPT_QA.format(question), add_special_tokens=False).input_ids
+        ids = torch.tensor([prefix + [tokenizer.bos_token_id] + prompt])
+        newline = tokenizer("\n", add_special_tokens=False).input_ids[0]
+        gen = model.generate(input_ids=ids, eos_token_id=newline, pad_token_id=tokenizer.pad_token_id,
+                             **options)[0, ids.shape[1]:]
+    else:
+        ids = tokenizer(f"{context} {toy_corpus.T5_QA.format(question)}", return_tensors="pt").input_ids
+        gen = model.generate(input_ids=ids, **options)[0]
+    return tokenizer.decode(gen, skip_special_tokens=True).strip()
