@@ -1,9 +1,13 @@
-"""The text ceiling of the toy zero-shot VQA numbers: each toy LLM answers the questions from the scene
-*in words* (the complete description its training documents put before a question), no image involved.
+"""References for the toy numbers, from the other side than the chance levels (`toy_chance`).
 
-A zero-shot BLIP-2 answers from a soft visual prompt that stands in for that description, through the
-same frozen LLM, so the LLM's own accuracy given the true description is, in practice, a ceiling for it:
-the toy numbers sit between the chance level (`toy_chance`) and this. Scored by the tasks' own scorers.
+- VQA, the text reference: each toy LLM answers the questions from the scene *in words* (the complete
+  description its training documents put before a question), no image involved. A zero-shot BLIP-2
+  answers from a soft visual prompt that stands in for that description, through the same frozen LLM,
+  so this is what the LLM can do with everything the image holds, in the form it learned. Scored by the
+  tasks' own scorers.
+- Retrieval, the caption-ambiguity ceiling: many toy captions are true of several test images ("two
+  shapes on a grainy background"); a ranker that knows exactly which texts are true of which images, and
+  breaks ties at random, still has an expected R@1 below 100.
 
     python -m bench.toy_ceiling [--data-root D] [--model toy-opt,toy-t5]
 """
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,7 +25,7 @@ from bench.default_job import ensure_toy_root
 from blip2 import api
 from blip2.training.toy_backbones import answer_from_text
 from tasks.toy.config import SCENES
-from tasks.toy.language import describe
+from tasks.toy.language import captions, describe
 from tasks.toy.scenes import Scene
 
 MODELS: tuple[str, ...] = ("toy-opt", "toy-t5")
@@ -64,6 +69,50 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
     return out
 
 
+def caption_pool(scene: Scene, draws: int = 400) -> set[str]:
+    """Every caption the toy generator writes for `scene` (its templates' random choices, drawn `draws`
+    times), normalised as `_normal` does."""
+    pool: set[str] = set()
+    for seed in range(draws):
+        pool |= {_normal(c) for c in captions(scene, random.Random(seed))}
+    return pool
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def retrieval_ceiling(root: str | Path, task_name: str) -> dict[str, float]:
+    """Expected TR@1 / IR@1 (percent) of an oracle that knows which test texts are true of which test
+    images, ties broken at random, and the share of texts that are true of more than one image.
+
+    TR@1: the oracle ranks the texts true of an image by how few images they are true of, so R@1 is the
+    chance that the most specific ones are the image's own. IR@1: 1 / (images the text is true of).
+    """
+    root = Path(root).absolute()
+    scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
+    loaded = tasks.get(task_name).load(root)
+    pools = []
+    for path in loaded.image_paths:
+        key = Path(path).relative_to(root).as_posix()
+        if key not in scenes:
+            raise KeyError(f"{root / SCENES}: no scene for image {key} ({task_name})")
+        pools.append(caption_pool(Scene.from_dict(scenes[key])))
+    true_of = []
+    for t, text in enumerate(loaded.texts):
+        images = {i for i, pool in enumerate(pools) if _normal(text) in pool} | {loaded.txt2img[t]}
+        true_of.append(images)
+    ir = [1 / len(images) for images in true_of]
+    tr = []
+    for i in range(len(pools)):
+        candidates = [(len(images), loaded.txt2img[t] == i) for t, images in enumerate(true_of) if i in images]
+        best = min(n for n, _ in candidates)
+        top = [own for n, own in candidates if n == best]
+        tr.append(sum(top) / len(top))
+    return {"TR@1": round(100 * sum(tr) / len(tr), 2), "IR@1": round(100 * sum(ir) / len(ir), 2),
+            "ambiguous_texts": round(100 * sum(len(x) > 1 for x in true_of) / len(true_of), 2)}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.toy_ceiling", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-root", default=None, help="toy data root (default: data/toy, made if missing)")
@@ -72,7 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     root = ensure_toy_root(args.data_root)
     for model_name in args.model.split(","):
         for (task, split), metrics in ceiling_metrics(root, model_name).items():
-            print(f"{model_name:8s} {task:8s} {split:10s} accuracy {metrics['accuracy']:6.2f}")
+            print(f"{model_name:8s} {task:8s} {split:10s} accuracy {metrics['accuracy']:6.2f}  (scene in words)")
+    for task in ("coco_retrieval", "flickr30k"):
+        ceiling = retrieval_ceiling(root, task)
+        print(f"oracle   {task:14s} TR@1 {ceiling['TR@1']:6.2f}  IR@1 {ceiling['IR@1']:6.2f}  "
+              f"(texts true of more than one test image: {ceiling['ambiguous_texts']:.1f} %)")
 
 
 if __name__ == "__main__":

@@ -56,8 +56,12 @@ def score(
     vqa_scorer: str = DEFAULT_VQA_SCORER,
     lemmatize: bool = False,
     allow_partial: bool = False,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
-    """Score ``predictions`` on ``loaded``; returns ``{"task", "split", "scorer", "n", "metrics", ...}``."""
+    """Score ``predictions`` on ``loaded``; returns ``{"task", "split", "scorer", "n", "metrics", ...}``.
+
+    ``allow_empty`` scores empty predictions (a model that generated nothing) as wrong answers and
+    reports them (``empty_predictions``); without it they are rejected as a broken predictions file."""
     if loaded.task != task.name:
         raise TaskError(f"the loaded split belongs to task {loaded.task!r}, not {task.name!r}")
     if vqa_scorer not in VQA_SCORERS:
@@ -74,7 +78,7 @@ def score(
         )
     if isinstance(loaded, RetrievalSplit):
         return _score_retrieval(task, predictions, loaded)
-    return _score_generation(task, predictions, loaded, vqa_scorer, lemmatize, allow_partial)
+    return _score_generation(task, predictions, loaded, vqa_scorer, lemmatize, allow_partial, allow_empty)
 
 
 def coerce_predictions(task: Task, predictions: Any, source: str = "predictions") -> dict[Any, str]:
@@ -100,9 +104,13 @@ def coerce_predictions(task: Task, predictions: Any, source: str = "predictions"
 
 
 def check_coverage(
-    task: Task, predictions: Mapping[Any, str], loaded: GenerationSplit, *, allow_partial: bool
+    task: Task, predictions: Mapping[Any, str], loaded: GenerationSplit, *, allow_partial: bool,
+    allow_empty: bool = False,
 ) -> list[Any]:
-    """Return the split's ids that have predictions, in split order, after rejecting every mismatch."""
+    """Return the split's ids that have predictions, in split order, after rejecting every mismatch.
+
+    An empty prediction is rejected (in a file it is a mistake) unless ``allow_empty``: a model that
+    generated nothing gave a wrong answer, which the runner scores as such and reports."""
     where = f"{task.name} {loaded.split}" + (
         f" (first {loaded.limit} samples)" if loaded.limit is not None else ""
     )
@@ -112,7 +120,7 @@ def check_coverage(
     if unknown:
         raise PredictionError(f"{len(unknown)} prediction id(s) are not in {where}: {format_ids(unknown)}")
     empty = [key for key, text in predictions.items() if not text.strip()]
-    if empty:
+    if empty and not allow_empty:
         raise PredictionError(f"empty prediction(s) for id(s) {format_ids(empty)} in {where}")
     missing = [key for key in expected if key not in predictions]
     if missing and not allow_partial:
@@ -134,12 +142,18 @@ def _score_generation(
     vqa_scorer: str,
     lemmatize: bool,
     allow_partial: bool,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     preds = coerce_predictions(task, predictions)
-    scored = check_coverage(task, preds, loaded, allow_partial=allow_partial)
+    scored = check_coverage(task, preds, loaded, allow_partial=allow_partial, allow_empty=allow_empty)
     candidates = {key: preds[key] for key in scored}
     notes: dict[str, str] = {}
     extra: dict[str, Any] = {}
+    empty = [key for key in scored if not candidates[key].strip()]
+    if empty:
+        notes["empty_predictions"] = (f"{len(empty)} empty prediction(s) (the model generated no text), scored "
+                                      f"as wrong: {format_ids(empty)}")
+        extra["empty_predictions"] = len(empty)
     if task.scorer == "vqa":
         from tasks.scoring.vqa import lemmatize_answers, vqa_accuracy
 

@@ -193,10 +193,12 @@ class Task:
         vqa_scorer: str = evaluation.DEFAULT_VQA_SCORER,
         lemmatize: bool = False,
         allow_partial: bool = False,
+        allow_empty: bool = False,
     ) -> dict[str, Any]:
         """Score predictions on a loaded split. See :func:`tasks.evaluation.score`."""
         return evaluation.score(
-            self, predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize, allow_partial=allow_partial
+            self, predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize, allow_partial=allow_partial,
+            allow_empty=allow_empty,
         )
 
     def write_submission(self, predictions: Any, loaded: LoadedSplit, path: str | os.PathLike[str]) -> Path:

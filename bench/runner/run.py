@@ -238,7 +238,9 @@ def _write_results(request, model, name, task, loaded, settings, transform, pred
     if not isinstance(loaded, RetrievalSplit):
         _write_official(task, loaded, predictions, path / "predictions.json")
     if loaded.has_answers:
-        result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer, allow_partial=bool(skipped))
+        # the model's own empty generations are wrong answers, scored and reported, not a reason to fail
+        result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer, allow_partial=bool(skipped),
+                            allow_empty=True)
     else:
         result = {"task": task.name, "split": loaded.split, "scorer": None, "n": total, "metrics": {},
                   "notes": {"submission": f"no public answers: upload {path / 'predictions.json'} to EvalAI"}}

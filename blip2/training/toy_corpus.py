@@ -26,6 +26,9 @@ from ..toy_arch import LLM_VOCAB, QFORMER_VOCAB
 # The zero-shot VQA prompts of the paper (and of tasks/), which the toy LLMs learn as text formats.
 OPT_QA = "Question: {} Answer:"
 T5_QA = "Question: {} Short answer:"
+# The captioning prompt of the fine-tuned models (paper Sec. 4.2): web text often puts it before a
+# caption, so the toy OPT sees it before some captions too.
+CAPTION_PROMPT = "a photo of"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class Doc:
     text: str
     kind: str  # "caption", "qa" or "fact"
     question: str = ""
+    prompt: str = ""  # a caption's lead-in (`CAPTION_PROMPT`), or none
 
 
 def _scene_words(root: Path) -> dict[str, str]:
@@ -52,7 +56,8 @@ def toy_documents(data_root: str | Path) -> list[Doc]:
         for image in read_karpathy(root / "coco/annotations/dataset_coco.json", split=split, coco=True):
             context = words.get(f"coco/images/{image.filepath}/{image.filename}")
             if context is not None:
-                docs += [Doc(context, sentence, "caption") for sentence in image.sentences]
+                docs += [Doc(context, sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
+                         for i, sentence in enumerate(image.sentences)]
     questions = read_vqa_questions(root / "vqav2/v2_OpenEnded_mscoco_train2014_questions.json")
     answers = read_vqa_annotations(root / "vqav2/v2_mscoco_train2014_annotations.json")
     for q in questions:
@@ -76,7 +81,7 @@ def corpus_text(data_root: str | Path) -> list[str]:
     """Plain lines for tokenizer training: every context, caption, question and answer."""
     docs = toy_documents(data_root)
     lines = {d.context for d in docs} | {d.text for d in docs} | {d.question for d in docs}
-    return sorted(x for x in lines if x) + [OPT_QA, T5_QA, "a photo of"]
+    return sorted(x for x in lines if x) + [OPT_QA, T5_QA, CAPTION_PROMPT]
 
 
 # --- tokenizers ------------------------------------------------------------------------------------
@@ -153,7 +158,7 @@ def opt_sequence(tokenizer, doc: Doc) -> list[int]:
     if doc.kind == "qa":
         text = OPT_QA.format(doc.question) + " " + doc.text
     else:
-        text = doc.text
+        text = f"{doc.prompt} {doc.text}" if doc.prompt else doc.text
     context = tokenizer(doc.context, add_special_tokens=False).input_ids if doc.context else []
     body = tokenizer(text + "\n", add_special_tokens=False).input_ids
     return context + [tokenizer.bos_token_id] + body

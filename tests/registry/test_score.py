@@ -87,6 +87,16 @@ def test_empty_answers_and_wrong_types_are_named(data_root):
         task.score([{"question_id": 101, "answer": "a"}, {"question_id": 101, "answer": "b"}], loaded)
 
 
+def test_allow_empty_scores_a_models_empty_answers_as_wrong_and_says_so(data_root):
+    task = tasks.get("vqav2")
+    loaded = task.load(data_root)
+    result = task.score({101: "yes", 102: "", 103: "red"}, loaded, allow_empty=True)
+    assert result["metrics"]["accuracy"] == round(200 / 3, 2)
+    assert result["metrics"]["accuracy_by_answer_type"]["number"] == 0.0
+    assert result["empty_predictions"] == 1 and "102" in result["notes"]["empty_predictions"]
+    assert "empty_predictions" not in task.score(PERFECT_VQA, loaded, allow_empty=True)
+
+
 def test_limited_split_rejects_ids_beyond_the_limit(data_root):
     task = tasks.get("vqav2")
     loaded = task.load(data_root, limit=2)

@@ -4,11 +4,14 @@ the scene in words must actually use those words."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from bench.toy_ceiling import ceiling_metrics, scene_words
+import tasks
+from bench.toy_ceiling import caption_pool, ceiling_metrics, retrieval_ceiling, scene_words
 from tasks.toy.config import SCENES
+from tasks.toy.scenes import Scene
 
 
 @pytest.mark.parametrize("model", ["toy-opt", "toy-t5"])
@@ -32,3 +35,20 @@ def test_scene_words_are_the_complete_descriptions(default_root):
 def test_a_root_without_scenes_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"scenes\.json.*bench toy-data"):
         scene_words(tmp_path)
+
+
+def test_caption_pool_regenerates_every_test_caption(default_root):
+    """The retrieval ceiling is only right if the pool covers what the generator wrote."""
+    loaded = tasks.get("coco_retrieval").load(default_root, limit=20)
+    scenes = json.loads((default_root / SCENES).read_text())
+    for i, path in enumerate(loaded.image_paths):
+        scene = Scene.from_dict(scenes[Path(path).relative_to(default_root.absolute()).as_posix()])
+        pool = caption_pool(scene)
+        for t in loaded.img2txt[i]:
+            assert " ".join(loaded.texts[t].lower().split()) in pool
+
+
+def test_retrieval_ceiling_counts_captions_true_of_several_images(default_root):
+    ceiling = retrieval_ceiling(default_root, "coco_retrieval")
+    assert 5 < ceiling["ambiguous_texts"] < 100
+    assert 0 < ceiling["IR@1"] < 100 and ceiling["TR@1"] <= 100
