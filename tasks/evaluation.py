@@ -121,7 +121,8 @@ def check_coverage(
         raise PredictionError(f"{len(unknown)} prediction id(s) are not in {where}: {format_ids(unknown)}")
     empty = [key for key, text in predictions.items() if not text.strip()]
     if empty and not allow_empty:
-        raise PredictionError(f"empty prediction(s) for id(s) {format_ids(empty)} in {where}")
+        raise PredictionError(f"empty prediction(s) for id(s) {format_ids(empty)} in {where} (pass --allow-empty / "
+                              "allow_empty=True to score them as wrong answers)")
     missing = [key for key in expected if key not in predictions]
     if missing and not allow_partial:
         raise PredictionError(

@@ -58,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="score only the ids that have predictions (the result is marked partial)",
     )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="score empty answers as wrong and report them, as `bench run` does for a model's empty generations",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
 
 
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         vqa_scorer=args.vqa_scorer or "lavis",
         lemmatize=args.lemmatize,
         allow_partial=args.allow_partial,
+        allow_empty=args.allow_empty,
     )
     result = _plain(result)
     print(json.dumps(result, indent=2, ensure_ascii=False))

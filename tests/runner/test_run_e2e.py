@@ -192,3 +192,30 @@ def test_leaderboard_and_regress_on_real_runs(runs, tmp_path):
     with open(baseline, "a") as handle:  # the baseline names a metric the runs lack
         handle.write(f",{runs['opt'].name},vqav2,val,all,TR@1,50.0\n")
     assert main(["regress", "--baseline", str(baseline), "--runs", str(runs_dir)]) == 2
+
+
+def test_a_models_empty_answer_is_scored_wrong_and_reported(tiny_dir, data_root, tmp_path, monkeypatch):
+    """A model that generates nothing for a question gave a wrong answer: the run finishes and says so."""
+    from blip2.models.blip2_lm import Blip2LM
+
+    original = Blip2LM.generate
+
+    def first_answer_empty(self, *args, **kwargs):
+        texts = original(self, *args, **kwargs)
+        return ["" if i == 0 else t for i, t in enumerate(texts)]
+
+    monkeypatch.setattr(Blip2LM, "generate", first_answer_empty)
+    model = tiny_dir("opt", "base")
+    args = ["run", "--task", "vqav2", "--model", str(model), "--data-root", str(data_root), "--output-dir",
+            str(tmp_path), "--batch-size", "8", "--quiet", "--max-new-tokens", "3"]
+    assert main(args) == 0
+    record = json.loads((tmp_path / model.name / "vqav2-val" / "metrics.json").read_text())
+    official = json.loads((tmp_path / model.name / "vqav2-val" / "predictions.json").read_text())
+    empty = [p["question_id"] for p in official if p["answer"] == ""]
+    assert record["empty_predictions"] == len(empty) == 1
+    assert str(empty[0]) in record["notes"]["empty_predictions"]
+    # the official file re-scores to the same numbers with `bench score --allow-empty`
+    out = tmp_path / "rescored.json"
+    assert main(["score", "--task", "vqav2", "--data-root", str(data_root), "--allow-empty", "--output", str(out),
+                 "--predictions", str(tmp_path / model.name / "vqav2-val" / "predictions.json")]) == 0
+    assert json.loads(out.read_text())["metrics"] == record["metrics"]
