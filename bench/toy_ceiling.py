@@ -35,7 +35,7 @@ def scene_words(root: Path) -> dict[str, str]:
     """Every toy image's complete description, keyed by its path under the data root."""
     path = root / SCENES
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no toy scene file; the text ceiling needs a toy data root "
+        raise FileNotFoundError(f"{path}: no toy scene file; the toy references need a toy data root "
                                 "(`python -m bench toy-data --out DIR`)")
     scenes = json.loads(path.read_text(encoding="utf-8"))
     return {key: describe(Scene.from_dict(s)) + "." for key, s in scenes.items()}
@@ -65,7 +65,7 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
                 raise KeyError(f"{root / SCENES}: no scene for image {key} (question {s.sample_id})")
             predictions[s.sample_id] = answer_from_text(model.llm, model.tokenizer, words[key], s.question or "",
                                                         family, **generate)
-        out[(name, loaded.split)] = task.score(predictions, loaded)["metrics"]
+        out[(name, loaded.split)] = task.score(predictions, loaded, allow_empty=True)["metrics"]
     return out
 
 
