@@ -31,14 +31,26 @@ from tasks.toy.scenes import Scene
 MODELS: tuple[str, ...] = ("toy-opt", "toy-t5")
 
 
-def scene_words(root: Path) -> dict[str, str]:
-    """Every toy image's complete description, keyed by its path under the data root."""
+def _scenes(root: Path) -> dict[str, dict]:
+    """The toy root's scenes file, keyed by image path under the root."""
     path = root / SCENES
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no toy scene file; the toy references need a toy data root "
                                 "(`python -m bench toy-data --out DIR`)")
-    scenes = json.loads(path.read_text(encoding="utf-8"))
-    return {key: describe(Scene.from_dict(s)) + "." for key, s in scenes.items()}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _scene_key(root: Path, image_path: str | Path, known: Mapping[str, object], what: str) -> str:
+    """The scenes-file key of an image of a loaded split, checked to be there."""
+    key = Path(image_path).relative_to(root).as_posix()
+    if key not in known:
+        raise KeyError(f"{root / SCENES}: no scene for image {key} ({what})")
+    return key
+
+
+def scene_words(root: Path) -> dict[str, str]:
+    """Every toy image's complete description, keyed by its path under the data root."""
+    return {key: describe(Scene.from_dict(s)) + "." for key, s in _scenes(root).items()}
 
 
 def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
@@ -60,9 +72,7 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
                     "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
         predictions = {}
         for s in loaded.samples:
-            key = Path(s.image_path).relative_to(root).as_posix()
-            if key not in words:
-                raise KeyError(f"{root / SCENES}: no scene for image {key} (question {s.sample_id})")
+            key = _scene_key(root, s.image_path, words, f"question {s.sample_id}")
             predictions[s.sample_id] = answer_from_text(model.llm, model.tokenizer, words[key], s.question or "",
                                                         family, **generate)
         out[(name, loaded.split)] = task.score(predictions, loaded, allow_empty=True)["metrics"]
@@ -90,18 +100,14 @@ def retrieval_ceiling(root: str | Path, task_name: str) -> dict[str, float]:
     chance that the most specific ones are the image's own. IR@1: 1 / (images the text is true of).
     """
     root = Path(root).absolute()
-    scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
+    scenes = _scenes(root)
     loaded = tasks.get(task_name).load(root)
-    pools = []
-    for path in loaded.image_paths:
-        key = Path(path).relative_to(root).as_posix()
-        if key not in scenes:
-            raise KeyError(f"{root / SCENES}: no scene for image {key} ({task_name})")
-        pools.append(caption_pool(Scene.from_dict(scenes[key])))
+    pools = [caption_pool(Scene.from_dict(scenes[_scene_key(root, path, scenes, task_name)]))
+             for path in loaded.image_paths]
     true_of = []
     for t, text in enumerate(loaded.texts):
-        images = {i for i, pool in enumerate(pools) if _normal(text) in pool} | {loaded.txt2img[t]}
-        true_of.append(images)
+        normal = _normal(text)
+        true_of.append({i for i, pool in enumerate(pools) if normal in pool} | {loaded.txt2img[t]})
     ir = [1 / len(images) for images in true_of]
     tr = []
     for i in range(len(pools)):
