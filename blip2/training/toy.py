@@ -74,7 +74,8 @@ def train_backbones(data_root: Path, output_root: Path, steps: toy_backbones.Bac
             log_file.write(json.dumps(record) + "\n")
 
         build.backbones["vit"] = _timed(build, "backbone_vit", lambda: toy_backbones.train_vit(
-            data_root, folder / "vit", steps.vit, steps.batch, progress=progress, log=log))
+            data_root, folder / "vit", steps.vit, steps.batch, progress=progress, log=log,
+            fresh_scenes=steps.vit_scenes))
         build.backbones["opt"] = _timed(build, "backbone_opt", lambda: toy_backbones.train_opt(
             data_root, folder / "opt", steps.opt, steps.batch, progress=progress, log=log))
         build.backbones["t5"] = _timed(build, "backbone_t5", lambda: toy_backbones.train_t5(
@@ -103,7 +104,7 @@ def build_toy(data_root: Path, output_root: Path, *, scale: float = 1.0, export_
     build = ToyBuild()
     base = toy_backbones.BackboneSteps()
     steps = toy_backbones.BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
-                                        batch=base.batch)
+                                        batch=base.batch, vit_scenes=round(base.vit_scenes * scale))
     train_backbones(data_root, output_root, steps, build, progress)
     for name in RECIPES:
         train_toy_recipe(name, data_root, output_root, scale, build, progress)

@@ -37,6 +37,11 @@ def test_every_step_trains_logs_and_saves(toy_build):
         assert (toy_build / name / "model" / "model.safetensors").is_file()
     backbone_log = (toy_build / "toy_backbones" / "log.jsonl").read_text().splitlines()
     assert {json.loads(x)["backbone"] for x in backbone_log} == {"vit", "OPT", "T5"}
+    vit = json.loads((toy_build / "toy_backbones" / "vit" / "metrics.json").read_text())
+    assert vit["fresh_scenes"] == 64  # 16000 scaled by 0.004
+    assert set(vit["held_out"]) == {"all", "shape", "colour", "size", "empty", "background_colour",
+                                    "background_style"}
+    assert all(0 <= v <= 100 for v in vit["held_out"].values())
 
 
 def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
