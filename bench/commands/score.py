@@ -17,6 +17,7 @@ from tasks.evaluation import VQA_SCORERS
 from tasks.formats.predictions import (
     read_caption_predictions,
     read_gqa_predictions,
+    read_itc_scores,
     read_retrieval_scores,
     read_vqa_predictions,
 )
@@ -63,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="score empty answers as wrong and report them, as `bench run` does for a model's empty generations",
     )
+    parser.add_argument(
+        "--itc-only",
+        action="store_true",
+        help="retrieval: rank by the run's raw ITC similarities ('itc' in its scores.npz), without ITM re-ranking",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
 
 
@@ -78,7 +84,10 @@ def run(args: argparse.Namespace) -> int:
             f"{args.predictions} is a valid EvalAI submission covering all {count} questions: upload it to "
             "the VQA Challenge on EvalAI (https://visualqa.org/challenge.html)"
         )
-    predictions = _READERS[task.prediction_format](args.predictions)
+    if args.itc_only and task.prediction_format != "retrieval":
+        raise TaskError(f"--itc-only applies to the retrieval tasks, not {task.name}")
+    reader = read_itc_scores if args.itc_only else _READERS[task.prediction_format]
+    predictions = reader(args.predictions)
     result = task.score(
         predictions,
         loaded,

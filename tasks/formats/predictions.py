@@ -128,6 +128,27 @@ def read_retrieval_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.
     return check_score_matrices(arrays.get("i2t"), arrays.get("t2i"), source=str(path), found=list(arrays))
 
 
+def read_itc_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(i2t, t2i) from the raw ``itc`` similarity matrix [images x texts] of a run's ``scores.npz``: the
+    ranking before ITM re-ranking, to see what the re-ranking adds."""
+    path = Path(path)
+    if not path.is_file():
+        raise PredictionError(f"missing file {path}. Expected a run's scores.npz with an 'itc' array")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise PredictionError(f"{path}: not a readable .npz ({exc})") from None
+    itc = arrays.get("itc")
+    if itc is None:
+        raise PredictionError(f"{path}: array 'itc' is missing (arrays present: {', '.join(arrays) or 'none'}); "
+                              "`bench run` writes it to every retrieval run's scores.npz")
+    itc = np.asarray(itc)
+    if itc.ndim != 2:
+        raise PredictionError(f"{path}: array 'itc' must be 2-D [images x texts], got shape {itc.shape}")
+    return check_score_matrices(itc, itc.T, source=f"{path} (itc)")
+
+
 def check_score_matrices(
     i2t: Any, t2i: Any, *, source: str = "retrieval scores", found: Iterable[str] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:

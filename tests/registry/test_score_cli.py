@@ -138,6 +138,28 @@ def test_gqa_and_retrieval_via_cli(data_root, tmp_path, capsys):
     assert result["metrics"]["TR@1"] == 100.0 and result["metrics"]["R_mean"] == 100.0
 
 
+def test_itc_only_scores_the_runs_raw_similarities(data_root, tmp_path, capsys):
+    """`--itc-only` ranks by the 'itc' array (what ITM re-ranking started from), not by i2t / t2i."""
+    itc = np.array([[0.1, 0.9, 0.0, 0.2], [0.0, 0.2, 1.0, 0.8]])  # image 0's best text is not its own
+    reranked = np.array([[1.0, 0.9, 0.0, 0.1], [0.0, 0.2, 1.0, 0.8]])
+    scores = write_retrieval_scores(tmp_path / "scores.npz", reranked, reranked.T, itc=itc)
+    args = ["--task", "flickr30k", "--predictions", str(scores), "--data-root", str(data_root)]
+    code, result, err = run_cli(capsys, *args)
+    assert code == 0, err
+    assert result["metrics"]["TR@1"] == 100.0
+    code, result, err = run_cli(capsys, *args, "--itc-only")
+    assert code == 0, err
+    assert result["metrics"]["TR@1"] == 50.0
+
+    no_itc = write_retrieval_scores(tmp_path / "plain.npz", reranked, reranked.T)
+    code, _, err = run_cli(capsys, "--task", "flickr30k", "--predictions", str(no_itc), "--data-root",
+                           str(data_root), "--itc-only")
+    assert code == 2 and "plain.npz: array 'itc' is missing (arrays present: i2t, t2i)" in err
+    code, _, err = run_cli(capsys, "--task", "gqa", "--predictions", str(no_itc), "--data-root", str(data_root),
+                           "--itc-only")
+    assert code == 2 and "--itc-only applies to the retrieval tasks, not gqa" in err
+
+
 def test_allow_partial_via_cli(data_root, tmp_path, capsys):
     predictions = write_vqa_results(tmp_path / "vqa.json", {101: "yes"})
     code, _, err = run_cli(
