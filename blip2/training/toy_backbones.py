@@ -65,6 +65,7 @@ class BackboneSteps:
 # Per position: shape (or none), colour (or none), size (or none); then background colour and style.
 _HEADS = [len(SHAPES) + 1, len(COLOURS) + 1, len(SIZES) + 1]
 _POSITIONS = list(POSITIONS)
+_SHAPE_WEIGHT = 4.0  # shape is learned last (colour and size within a few hundred steps)
 
 
 def scene_labels(scene: dict) -> list[int]:
@@ -219,9 +220,6 @@ def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
                "fresh_scenes": fresh_scenes}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     return {"attribute_accuracy": report["all"], "held_out": report}
-
-
-_SHAPE_WEIGHT = 4.0
 
 
 def _init_vit(model: nn.Module) -> None:

@@ -140,7 +140,7 @@ def test_gqa_and_retrieval_via_cli(data_root, tmp_path, capsys):
 
 def test_itc_only_scores_the_runs_raw_similarities(data_root, tmp_path, capsys):
     """`--itc-only` ranks by the 'itc' array (what ITM re-ranking started from), not by i2t / t2i."""
-    itc = np.array([[0.1, 0.9, 0.0, 0.2], [0.0, 0.2, 1.0, 0.8]])  # image 0's best text is not its own
+    itc = np.array([[0.1, 0.0, 0.9, 0.2], [0.0, 0.2, 1.0, 0.8]])  # image 0 ranks image 1's text first
     reranked = np.array([[1.0, 0.9, 0.0, 0.1], [0.0, 0.2, 1.0, 0.8]])
     scores = write_retrieval_scores(tmp_path / "scores.npz", reranked, reranked.T, itc=itc)
     args = ["--task", "flickr30k", "--predictions", str(scores), "--data-root", str(data_root)]
