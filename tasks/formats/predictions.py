@@ -115,16 +115,21 @@ def write_caption_results(path: str | os.PathLike[str], captions: Mapping[int, s
     return write_json(path, [{"image_id": i, "caption": c} for i, c in captions.items()])
 
 
+def _read_npz(path: Path, expected: str) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz``; a missing or unreadable file is an error that says what was `expected`."""
+    if not path.is_file():
+        raise PredictionError(f"missing file {path}. Expected {expected}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise PredictionError(f"{path}: not a readable .npz ({exc}). Expected {expected}") from None
+
+
 def read_retrieval_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     """Load and check ``i2t`` / ``t2i`` from an ``.npz``: present, 2-D, numeric, no NaN."""
     path = Path(path)
-    if not path.is_file():
-        raise PredictionError(f"missing file {path}. Expected {RETRIEVAL_LAYOUT}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise PredictionError(f"{path}: not a readable .npz ({exc}). Expected {RETRIEVAL_LAYOUT}") from None
+    arrays = _read_npz(path, RETRIEVAL_LAYOUT)
     return check_score_matrices(arrays.get("i2t"), arrays.get("t2i"), source=str(path), found=list(arrays))
 
 
@@ -132,13 +137,7 @@ def read_itc_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarra
     """(i2t, t2i) from the raw ``itc`` similarity matrix [images x texts] of a run's ``scores.npz``: the
     ranking before ITM re-ranking, to see what the re-ranking adds."""
     path = Path(path)
-    if not path.is_file():
-        raise PredictionError(f"missing file {path}. Expected a run's scores.npz with an 'itc' array")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise PredictionError(f"{path}: not a readable .npz ({exc})") from None
+    arrays = _read_npz(path, "a run's scores.npz with an 'itc' array")
     itc = arrays.get("itc")
     if itc is None:
         raise PredictionError(f"{path}: array 'itc' is missing (arrays present: {', '.join(arrays) or 'none'}); "
