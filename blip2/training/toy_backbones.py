@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,13 +139,19 @@ class AttributeClassifier(nn.Module):
         return logits, self.content_head(pooled)
 
 
-def _load_images(root: Path, paths: list[str]) -> torch.Tensor:
+def _pixels(images: Iterable[Image.Image]) -> torch.Tensor:
+    """The encoder's input tensor for toy images (64 px, the project's normalisation)."""
     transform = ImageTransform(toy_arch.IMAGE_SIZE)
-    out = []
-    for path in paths:
-        with Image.open(root / path) as image:
-            out.append(transform(image))
-    return torch.stack(out)
+    return torch.stack([transform(image) for image in images])
+
+
+def _load_images(root: Path, paths: list[str]) -> torch.Tensor:
+    def opened() -> Iterator[Image.Image]:
+        for path in paths:
+            with Image.open(root / path) as image:
+                yield image
+
+    return _pixels(opened())
 
 
 def _scenes(root: Path, sets: tuple[str, ...]) -> dict[str, dict]:
@@ -185,8 +191,7 @@ def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
     scenes = [s for _, s in train]
     if fresh_scenes:
         extra = pretraining_scenes(data_root, fresh_scenes, seed)
-        transform = ImageTransform(toy_arch.IMAGE_SIZE)
-        x = torch.cat([x, torch.stack([transform(render(Scene.from_dict(s))) for s in extra])])
+        x = torch.cat([x, _pixels(render(Scene.from_dict(s)) for s in extra)])
         scenes += extra
     y = torch.tensor([scene_labels(s) for s in scenes])
     content = torch.tensor([scene_content(s) for s in scenes])
