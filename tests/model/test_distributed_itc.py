@@ -53,3 +53,30 @@ def test_two_processes_give_the_single_process_itc_loss_and_gradient():
         loss, grad = out[0]
     assert abs(loss - single.item()) < 1e-5
     torch.testing.assert_close(grad, model.qformer.query_tokens.grad, atol=1e-6, rtol=1e-4)
+
+
+def _longest_worker(rank: int, port: int, out: dict) -> None:
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    torch.manual_seed(0)
+    model = tiny_stage1()
+    mine = [TEXTS[3], TEXTS[2]] if rank == 0 else [TEXTS[1], TEXTS[0]]  # 3 vs 7 tokens after "longest"
+    enc = model.tokenizer(mine, padding="longest", return_tensors="pt")
+    pixels = torch.randn(2, 3, 28, 28, generator=torch.Generator().manual_seed(rank))
+    with torch.no_grad():
+        result = model(pixels, enc.input_ids, enc.attention_mask)
+    out[rank] = (enc.input_ids.shape[1], result.loss_itm.item(), model.last_itm_negatives[1].tolist())
+    dist.destroy_process_group()
+
+
+def test_itm_negatives_gather_texts_padded_to_different_lengths():
+    """Each process pads its own texts ("longest"), so the rows gathered for ITM negatives differ in
+    length between processes; the gather must pad them, not fail or mix tokens."""
+    with mp.Manager() as manager:
+        out = manager.dict()
+        mp.spawn(_longest_worker, args=(_free_port(), out), nprocs=2, join=True)
+        results = dict(out)
+    assert results[0][0] != results[1][0]
+    for rank, (_, loss_itm, negatives) in results.items():
+        assert torch.isfinite(torch.tensor(loss_itm))
+        assert all(0 <= n < 4 and n != 2 * rank + i for i, n in enumerate(negatives))
