@@ -14,6 +14,8 @@ from pathlib import Path
 from bench.default_job import ensure_toy_root
 
 KNOWN = {"scale", "export"}
+# The build whose weights are committed in blip2/toy_models/ (its toy_build.json, copied here with them).
+REFERENCE_BUILD = Path("results/toy_build.json")
 
 
 def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, quiet: bool = False) -> int:
@@ -38,6 +40,22 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, q
                       progress=not quiet)
     for name, seconds in build.seconds.items():
         print(f"{name:>20}: {seconds:7.1f} s  final loss {build.final_loss.get(name, float('nan')):.4f}")
+    _report_reproduction(build, scale)
     print(f"toy build: {time.perf_counter() - start:.0f} s; report {output / 'toy_build.json'}"
           + (f"; weights exported to {default_export_root()}" if export else ""))
     return 0
+
+
+def _report_reproduction(build, scale: float) -> None:
+    """Say whether this build retraced the committed one, step by step, and reproduced its weights."""
+    from blip2.training.toy_reproduce import compare_traces, read_reference
+
+    for name, verdict in build.replaced_weights.items():
+        print(f"{name:>20}: weights vs the ones replaced: {verdict}")
+    reference = read_reference(REFERENCE_BUILD)
+    if reference is None or reference[0] != scale:
+        why = f"no {REFERENCE_BUILD}" if reference is None else f"{REFERENCE_BUILD} is at scale {reference[0]:g}"
+        print(f"loss traces not compared ({why})")
+        return
+    for name, verdict in compare_traces(reference[1], build.losses).items():
+        print(f"{name:>20}: loss trace vs {REFERENCE_BUILD}: {verdict}")

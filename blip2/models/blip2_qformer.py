@@ -212,7 +212,7 @@ class Blip2Qformer(nn.Module):
 
     def _itm_loss(self, image, input_ids, attention_mask, image_ids, ids_all, sim_i2t, sim_t2i):
         b = image.shape[0]
-        image_all = _gather(image, with_grad=False)
+        image_all = _gather(image, with_grad=True)  # negatives pass gradient, as with one process
         ids_text_all = _gather_padded(input_ids, pad_value=0)
         mask_text_all = _gather_padded(attention_mask, pad_value=0)
         width = ids_text_all.shape[1]

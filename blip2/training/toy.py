@@ -18,10 +18,13 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from tasks.atomic import atomic_write_text
+
 from .. import zoo
 from ..checkpoints.native import WEIGHTS_NAME
 from . import toy_backbones
 from .recipe import Recipe, load_recipe
+from .toy_reproduce import compare_weights, loss_traces
 
 RECIPES: tuple[str, ...] = ("toy_stage1", "toy_stage2_opt", "toy_stage2_t5", "toy_caption_opt", "toy_retrieval")
 # zoo name -> the toy recipe whose output it is
@@ -37,16 +40,22 @@ BACKBONES = "toy_backbones"
 
 @dataclass
 class ToyBuild:
-    """What a toy build did: seconds per step, final losses, backbone checks, exported folders."""
+    """What a toy build did: seconds per step, final losses, backbone checks, exported folders, every
+    step's loss (to compare rebuilds step by step) and how the exported weights compare with the ones
+    they replaced."""
 
+    scale: float = 1.0
     seconds: dict[str, float] = field(default_factory=dict)
     final_loss: dict[str, float] = field(default_factory=dict)
     backbones: dict[str, dict] = field(default_factory=dict)
     exported: dict[str, str] = field(default_factory=dict)
+    replaced_weights: dict[str, str] = field(default_factory=dict)
+    losses: dict[str, list[float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"seconds": self.seconds, "total_seconds": round(sum(self.seconds.values()), 1),
-                "final_loss": self.final_loss, "backbones": self.backbones, "exported": self.exported}
+        return {"scale": self.scale, "seconds": self.seconds, "total_seconds": round(sum(self.seconds.values()), 1),
+                "final_loss": self.final_loss, "backbones": self.backbones, "exported": self.exported,
+                "replaced_weights": self.replaced_weights, "losses": self.losses}
 
 
 def scaled(recipe: Recipe, scale: float) -> Recipe:
@@ -99,31 +108,45 @@ def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale
 
 def build_toy(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
               progress: bool = True) -> ToyBuild:
-    """Train the backbones and every toy recipe; export the zoo's toy models when `export_root` is given."""
+    """Train the backbones and every toy recipe; export the zoo's toy models when `export_root` is given.
+    Kernels are deterministic throughout, so a rebuild on the same machine retraces the committed build."""
+    from .trainer import deterministic_kernels
+
+    with deterministic_kernels():
+        return _build_toy(data_root, output_root, scale, export_root, progress)
+
+
+def _build_toy(data_root: Path, output_root: Path, scale: float, export_root: Path | None,
+               progress: bool) -> ToyBuild:
     torch.manual_seed(0)
-    build = ToyBuild()
+    build = ToyBuild(scale=scale)
     base = toy_backbones.BackboneSteps()
     steps = toy_backbones.BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
                                         batch=base.batch, vit_scenes=round(base.vit_scenes * scale))
     train_backbones(data_root, output_root, steps, build, progress)
     for name in RECIPES:
         train_toy_recipe(name, data_root, output_root, scale, build, progress)
+    build.losses = loss_traces(output_root, list(RECIPES))
     if export_root is not None:
-        build.exported = export_models(output_root, export_root)
-    (output_root / "toy_build.json").write_text(json.dumps(build.to_dict(), indent=2))
+        build.exported = export_models(output_root, export_root, build.replaced_weights)
+    atomic_write_text(output_root / "toy_build.json", json.dumps(build.to_dict(), indent=2))
     return build
 
 
-def export_models(output_root: Path, export_root: Path) -> dict[str, str]:
+def export_models(output_root: Path, export_root: Path, replaced: dict[str, str] | None = None) -> dict[str, str]:
     """Copy each toy recipe's model into `<export_root>/<zoo name>`, weights stored as fp16 (the committed
-    files stay small; loading casts them back to fp32)."""
+    files stay small; loading casts them back to fp32). `replaced` receives, per zoo name, how the new
+    weights compare with the ones they overwrite."""
     exported = {}
     for zoo_name, recipe in EXPORTS.items():
         source, target = output_root / recipe / "model", export_root / zoo_name
-        shutil.rmtree(target, ignore_errors=True)
-        shutil.copytree(source, target)
         tensors = load_file(str(source / WEIGHTS_NAME))
         half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        if replaced is not None:
+            old = target / WEIGHTS_NAME
+            replaced[zoo_name] = compare_weights(load_file(str(old)), half) if old.is_file() else "new"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
         save_file(half, str(target / WEIGHTS_NAME), metadata={"format": "pt", "producer": "blip2-bench toy"})
         exported[zoo_name] = str(target)
     return exported

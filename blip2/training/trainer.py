@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,24 @@ def _mixed_precision(recipe: Recipe, accelerator_cpu: bool) -> str:
     return "no" if accelerator_cpu or not torch.cuda.is_available() else "bf16"
 
 
+@contextmanager
+def deterministic_kernels(enabled: bool = True) -> Iterator[None]:
+    """Deterministic torch kernels inside the block (the previous setting is restored after).
+
+    Some CPU kernels are not: the backward of indexing with repeated indices (`index_put_` with
+    accumulate, which ITM's hard-negative images use) adds in an order that follows the memory layout, so
+    the same run gave different gradients in different processes and a toy rebuild drifted from the
+    committed one. On CPU the deterministic kernels cost little; on GPU it is left to the caller (cuBLAS
+    also needs CUBLAS_WORKSPACE_CONFIG).
+    """
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(enabled or previous)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous)
+
+
 def train(
     recipe: Recipe,
     model: torch.nn.Module,
@@ -48,10 +67,16 @@ def train(
 ) -> TrainResult:
     """Run `recipe` on `model`; logs to `output_dir/log.jsonl`, resumes from `output_dir/checkpoint`.
 
-    `stop_after` ends the loop early (after that many optimiser steps) as a pre-emption would.
+    `stop_after` ends the loop early (after that many optimiser steps) as a pre-emption would. On CPU the
+    kernels are deterministic (`deterministic_kernels`), so a run repeats exactly.
     """
-    output_dir = Path(output_dir)
     cpu = (not torch.cuda.is_available()) if cpu is None else cpu
+    with deterministic_kernels(cpu):
+        return _train(recipe, model, dataset, Path(output_dir), cpu, progress, stop_after, loss_fn)
+
+
+def _train(recipe: Recipe, model: torch.nn.Module, dataset: Dataset, output_dir: Path, cpu: bool, progress: bool,
+           stop_after: int | None, loss_fn: Callable | None) -> TrainResult:
     # split_batches: every process takes its slice of the same global batch, so 1 and N processes
     # see exactly the same samples at each step.
     accelerator = Accelerator(cpu=cpu, mixed_precision=_mixed_precision(recipe, cpu),

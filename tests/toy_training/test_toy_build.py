@@ -42,10 +42,20 @@ def test_every_step_trains_logs_and_saves(toy_build):
     assert set(vit["held_out"]) == {"all", "shape", "colour", "size", "empty", "background_colour",
                                     "background_style"}
     assert all(0 <= v <= 100 for v in vit["held_out"].values())
+    # every step's loss, so that a rebuild can be compared with the committed build step by step
+    assert set(report["losses"]) == {"backbone_vit", "backbone_opt", "backbone_t5", *RECIPES}
+    for name in RECIPES:
+        log = [json.loads(x)["loss"] for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
+        assert report["losses"][name] == log, name
+    assert len(report["losses"]["backbone_vit"]) == sum(json.loads(x)["backbone"] == "vit" for x in backbone_log)
 
 
 def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
-    exported = export_models(toy_build, tmp_path)
+    first, again = {}, {}
+    exported = export_models(toy_build, tmp_path, first)
+    assert set(first.values()) == {"new"}
+    export_models(toy_build, tmp_path, again)  # the same weights over themselves
+    assert all(v.startswith("identical") for v in again.values()), again
     assert set(exported) == set(EXPORTS)
     for name, folder in exported.items():
         model = blip2.load_model(folder)
@@ -124,3 +134,21 @@ def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_roo
     assert json.loads((tmp_path / "toy-findings.json").read_text())["table6"] == findings["table6"]
     markdown = (tmp_path / "toy-findings.md").read_text()
     assert "## Figure 5" in markdown and "## Table 6" in markdown and "| ITC+ITM |" in markdown
+
+
+def test_a_rebuild_retraces_the_recorded_build_step_by_step(toy_build, small_root, tmp_path, monkeypatch, capsys):
+    """The same tiny build again, compared with the first one's record (one step altered on purpose):
+    every other backbone and recipe retraces it loss for loss."""
+    record = json.loads((toy_build / "toy_build.json").read_text())
+    record["losses"]["toy_stage1"][1] += 1.0
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "toy_build.json").write_text(json.dumps(record))
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--recipe", "toy", "--data-root", str(small_root), "--output", "again", "--quiet",
+                 "--set", "scale=0.004", "--set", "export=false"])
+    assert code == 0
+    lines = {line.split(":")[0].strip(): line for line in capsys.readouterr().out.splitlines()
+             if "loss trace vs" in line}
+    assert set(lines) == set(record["losses"])
+    assert "first differs at step 2" in lines["toy_stage1"]
+    assert all("identical" in line for name, line in lines.items() if name != "toy_stage1"), lines
