@@ -39,7 +39,8 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, q
     build = build_toy(root, output, scale=scale, export_root=default_export_root() if export else None,
                       progress=not quiet)
     for name, seconds in build.seconds.items():
-        print(f"{name:>20}: {seconds:7.1f} s  final loss {build.final_loss.get(name, float('nan')):.4f}")
+        loss = build.final_loss.get(name)
+        print(f"{name:>20}: {seconds:7.1f} s" + (f"  final loss {loss:.4f}" if loss is not None else ""))
     _report_reproduction(build, scale)
     print(f"toy build: {time.perf_counter() - start:.0f} s; report {output / 'toy_build.json'}"
           + (f"; weights exported to {default_export_root()}" if export else ""))
