@@ -10,8 +10,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.default_job import ensure_toy_root
+
+if TYPE_CHECKING:
+    from blip2.training.toy import ToyBuild
 
 KNOWN = {"scale", "export"}
 # The build whose weights are committed in blip2/toy_models/ (its toy_build.json, copied here with them).
@@ -22,10 +26,13 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, q
     """Run the toy build (or the findings); `--set scale=0.1` shortens every step, `--set export=false`
     leaves the committed weights alone."""
     from blip2.training.toy import build_toy, default_export_root
+    from blip2.training.toy_reproduce import read_reference
 
     unknown = sorted(set(overrides) - KNOWN)
     if unknown:
         raise SystemExit(f"error: --recipe {recipe} takes only --set {', '.join(sorted(KNOWN))}; got {unknown}")
+    # a broken build record fails now, not after a 15-minute build
+    reference = read_reference(REFERENCE_BUILD) if recipe == "toy" else None
     root = ensure_toy_root(data_root)
     scale = float(overrides.get("scale", 1.0))
     start = time.perf_counter()
@@ -41,20 +48,19 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, q
     for name, seconds in build.seconds.items():
         loss = build.final_loss.get(name)
         print(f"{name:>20}: {seconds:7.1f} s" + (f"  final loss {loss:.4f}" if loss is not None else ""))
-    _report_reproduction(build, scale)
+    _report_reproduction(build, reference)
     print(f"toy build: {time.perf_counter() - start:.0f} s; report {output / 'toy_build.json'}"
           + (f"; weights exported to {default_export_root()}" if export else ""))
     return 0
 
 
-def _report_reproduction(build, scale: float) -> None:
+def _report_reproduction(build: ToyBuild, reference: tuple[float, dict[str, list[float]]] | None) -> None:
     """Say whether this build retraced the committed one, step by step, and reproduced its weights."""
-    from blip2.training.toy_reproduce import compare_traces, read_reference
+    from blip2.training.toy_reproduce import compare_traces
 
     for name, verdict in build.replaced_weights.items():
         print(f"{name:>20}: weights vs the ones replaced: {verdict}")
-    reference = read_reference(REFERENCE_BUILD)
-    if reference is None or reference[0] != scale:
+    if reference is None or reference[0] != build.scale:
         why = f"no {REFERENCE_BUILD}" if reference is None else f"{REFERENCE_BUILD} is at scale {reference[0]:g}"
         print(f"loss traces not compared ({why})")
         return

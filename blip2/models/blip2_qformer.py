@@ -55,12 +55,12 @@ def _gather(x: torch.Tensor, with_grad: bool) -> torch.Tensor:
 
 
 def _gather_padded(x: torch.Tensor, pad_value: int) -> torch.Tensor:
-    """All-gather token rows whose padded length differs between processes ("longest" padding)."""
+    """All-gather token rows (last dim) whose padded length differs between processes ("longest" padding)."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return x
-    length = torch.tensor([x.shape[1]], device=x.device)
+    length = torch.tensor([x.shape[-1]], device=x.device)
     dist.all_reduce(length, op=dist.ReduceOp.MAX)
-    return _gather(F.pad(x, (0, int(length) - x.shape[1]), value=pad_value), with_grad=False)
+    return _gather(F.pad(x, (0, int(length) - x.shape[-1]), value=pad_value), with_grad=False)
 
 
 def _rank_offset(batch: int) -> int:
@@ -213,8 +213,7 @@ class Blip2Qformer(nn.Module):
     def _itm_loss(self, image, input_ids, attention_mask, image_ids, ids_all, sim_i2t, sim_t2i):
         b = image.shape[0]
         image_all = _gather(image, with_grad=True)  # negatives pass gradient, as with one process
-        ids_text_all = _gather_padded(input_ids, pad_value=0)
-        mask_text_all = _gather_padded(attention_mask, pad_value=0)
+        ids_text_all, mask_text_all = _gather_padded(torch.stack([input_ids, attention_mask], 1), 0).unbind(1)
         width = ids_text_all.shape[1]
         input_ids, attention_mask = (F.pad(x, (0, width - x.shape[1])) for x in (input_ids, attention_mask))
         same = image_ids[:, None] == ids_all[None, :]

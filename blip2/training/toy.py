@@ -109,10 +109,11 @@ def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale
 def build_toy(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
               progress: bool = True) -> ToyBuild:
     """Train the backbones and every toy recipe; export the zoo's toy models when `export_root` is given.
-    Kernels are deterministic throughout, so a rebuild on the same machine retraces the committed build."""
+    On CPU kernels are deterministic throughout, so a rebuild on the same machine retraces the committed
+    build (on GPU that is left to the user: `trainer.deterministic_kernels`)."""
     from .trainer import deterministic_kernels
 
-    with deterministic_kernels():
+    with deterministic_kernels(not torch.cuda.is_available()):
         return _build_toy(data_root, output_root, scale, export_root, progress)
 
 

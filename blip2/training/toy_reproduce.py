@@ -10,9 +10,12 @@ differ byte for byte even when every tensor is equal).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
+
+from tasks.errors import BenchError
 
 BACKBONE_LOG = "toy_backbones/log.jsonl"
 
@@ -40,7 +43,7 @@ def compare_traces(reference: dict[str, list[float]], current: dict[str, list[fl
         if ref is None or now is None:
             verdicts[name] = "not in the reference build" if ref is None else "not in this build"
             continue
-        step = next((i for i, (a, b) in enumerate(zip(ref, now, strict=False)) if a != b), None)
+        step = next((i for i, (a, b) in enumerate(zip(ref, now, strict=False)) if not _same_loss(a, b)), None)
         if step is not None:
             verdicts[name] = f"first differs at step {step + 1} (loss {ref[step]!r} -> {now[step]!r})"
         elif len(ref) != len(now):
@@ -48,6 +51,10 @@ def compare_traces(reference: dict[str, list[float]], current: dict[str, list[fl
         else:
             verdicts[name] = f"identical ({len(ref)} steps)"
     return verdicts
+
+
+def _same_loss(a: float, b: float) -> bool:
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 def compare_weights(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> str:
@@ -58,16 +65,23 @@ def compare_weights(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) 
     if not differing:
         return f"identical ({len(old)} tensors)"
     gaps = [(old[k].float() - new[k].float()).abs().max().item() for k in differing if old[k].shape == new[k].shape]
-    return f"{len(differing)} of {len(old)} tensors differ (max |difference| {max(gaps, default=float('nan')):.3g})"
+    reshaped = len(differing) - len(gaps)
+    return (f"{len(differing)} of {len(old)} tensors differ"
+            + (f" (max |difference| {max(gaps):.3g})" if gaps else "")
+            + (f", {reshaped} in shape" if reshaped else ""))
 
 
 def read_reference(path: Path) -> tuple[float, dict[str, list[float]]] | None:
-    """The committed build's (scale, traces), or None when there is no record."""
+    """The committed build's (scale, traces), or None when there is no record; a broken record is named."""
     if not path.is_file():
         return None
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        return float(record.get("scale", 1.0)), record["losses"]
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: not a toy build record with loss traces ({exc!r}); restore it with "
-                         f"`git checkout {path}`") from exc
+        scale, losses = float(record.get("scale", 1.0)), record["losses"]
+        if not isinstance(losses, dict) or not all(
+                isinstance(v, list) and all(isinstance(x, (int, float)) for x in v) for v in losses.values()):
+            raise TypeError("'losses' must map each step name to a list of numbers")
+    except (json.JSONDecodeError, AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise BenchError(f"{path}: not a toy build record with loss traces ({exc}); restore it with "
+                         f"`git checkout {path}`, or remove it to build without comparing") from exc
+    return scale, losses

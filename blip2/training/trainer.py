@@ -38,20 +38,25 @@ def _mixed_precision(recipe: Recipe, accelerator_cpu: bool) -> str:
 
 @contextmanager
 def deterministic_kernels(enabled: bool = True) -> Iterator[None]:
-    """Deterministic torch kernels inside the block (the previous setting is restored after).
+    """Deterministic torch kernels inside the block when `enabled`; otherwise the setting is left as it is.
+    The previous setting (and its warn-only flag) is restored after.
 
-    Some CPU kernels are not: the backward of indexing with repeated indices (`index_put_` with
-    accumulate, which ITM's hard-negative images use) adds in an order that follows the memory layout, so
-    the same run gave different gradients in different processes and a toy rebuild drifted from the
-    committed one. On CPU the deterministic kernels cost little; on GPU it is left to the caller (cuBLAS
-    also needs CUBLAS_WORKSPACE_CONFIG).
+    Some CPU kernels are not deterministic: the backward of indexing with repeated indices (`index_put_`
+    with accumulate, which ITM's hard-negative images use) adds the repeated rows across threads in an
+    order that depends on timing, so the same run gave different gradients in different processes and a
+    toy rebuild drifted from the committed one. On CPU the deterministic kernels cost little; on GPU it is
+    left to the caller (cuBLAS also needs CUBLAS_WORKSPACE_CONFIG).
     """
+    if not enabled:
+        yield
+        return
     previous = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(enabled or previous)
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=warn_only if previous else False)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(previous)
+        torch.use_deterministic_algorithms(previous, warn_only=warn_only)
 
 
 def train(

@@ -7,7 +7,9 @@ import json
 import pytest
 import torch
 
+from bench.cli import main
 from blip2.training.toy_reproduce import compare_traces, compare_weights, loss_traces, read_reference
+from tasks.errors import BenchError
 
 
 def test_traces_name_the_first_differing_step():
@@ -26,6 +28,9 @@ def test_weights_compare_tensor_by_tensor():
     moved = {"a": torch.tensor([1.0, 1.0, 1.25], dtype=torch.float16), "b": torch.zeros(2)}
     assert compare_weights(old, moved) == "1 of 2 tensors differ (max |difference| 0.25)"
     assert compare_weights(old, {"a": old["a"]}).startswith("different tensor names")
+    assert compare_weights(old, {"a": old["a"], "b": torch.zeros(3)}) == "1 of 2 tensors differ, 1 in shape"
+    nan = float("nan")
+    assert compare_traces({"x": [1.0, nan]}, {"x": [1.0, nan]}) == {"x": "identical (2 steps)"}
 
 
 def test_traces_are_read_from_the_build_logs(tmp_path):
@@ -40,12 +45,27 @@ def test_traces_are_read_from_the_build_logs(tmp_path):
     assert traces == {"backbone_vit": [4.0, 3.5], "backbone_opt": [9.0], "toy_stage1": [11.5]}
 
 
-def test_a_broken_reference_record_is_named(tmp_path):
+@pytest.mark.parametrize("text, why", [
+    ("{not json", "Expecting property name"),
+    ('{"scale": 1.0}', "losses"),  # a record from before loss traces were kept
+    ("[1, 2]", "has no attribute"),
+    ('{"losses": []}', "must map each step name"),
+    ('{"losses": {"toy_stage1": 5}}', "must map each step name"),
+])
+def test_a_broken_reference_record_is_named(tmp_path, text, why):
     assert read_reference(tmp_path / "none.json") is None
     bad = tmp_path / "toy_build.json"
-    bad.write_text("{not json")
-    with pytest.raises(ValueError, match="toy_build.json.*git checkout"):
+    bad.write_text(text)
+    with pytest.raises(BenchError, match=rf"toy_build.json: .*{why}.*git checkout"):
         read_reference(bad)
-    bad.write_text('{"scale": 1.0}')  # a record from before loss traces were kept
-    with pytest.raises(ValueError, match="loss traces"):
-        read_reference(bad)
+
+
+def test_the_build_refuses_a_broken_record_before_training(small_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "toy_build.json").write_text('{"losses": {"toy_stage1": "x"}}')
+    code = main(["train", "--recipe", "toy", "--data-root", str(small_root), "--output", "out", "--quiet",
+                 "--set", "scale=0.004", "--set", "export=false"])
+    assert code == 2
+    assert "results/toy_build.json: not a toy build record" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()

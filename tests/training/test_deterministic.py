@@ -51,3 +51,21 @@ def test_cpu_training_runs_with_deterministic_kernels_and_restores_the_setting(t
     train(recipe, model, data, tmp_path / "out", cpu=True, progress=False, loss_fn=loss_fn)
     assert seen == [True, True]
     assert torch.are_deterministic_algorithms_enabled() == before
+
+
+def test_the_previous_setting_and_its_warn_only_flag_come_back():
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        with deterministic_kernels():
+            assert torch.is_deterministic_algorithms_warn_only_enabled()  # a caller's warn-only is kept
+        assert torch.are_deterministic_algorithms_enabled()
+        assert torch.is_deterministic_algorithms_warn_only_enabled()
+        with deterministic_kernels(enabled=False):  # not enabled: the setting is left as it is
+            assert torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.use_deterministic_algorithms(False)
+    with deterministic_kernels(enabled=False):
+        assert not torch.are_deterministic_algorithms_enabled()
+    with deterministic_kernels():
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+    assert not torch.are_deterministic_algorithms_enabled()
