@@ -81,14 +81,15 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
 
 def caption_pool(scene: Scene, draws: int = 400) -> set[str]:
     """Every caption the toy generator writes for `scene` (its templates' random choices, drawn `draws`
-    times), normalised as `_normal` does."""
+    times), normalised as `normal_caption` does."""
     pool: set[str] = set()
     for seed in range(draws):
-        pool |= {_normal(c) for c in captions(scene, random.Random(seed))}
+        pool |= {normal_caption(c) for c in captions(scene, random.Random(seed))}
     return pool
 
 
-def _normal(text: str) -> str:
+def normal_caption(text: str) -> str:
+    """A caption lower-cased with single spaces: how the caption pools and the texts are compared."""
     return " ".join(text.lower().split())
 
 
@@ -106,7 +107,7 @@ def retrieval_ceiling(root: str | Path, task_name: str) -> dict[str, float]:
              for path in loaded.image_paths]
     true_of = []
     for t, text in enumerate(loaded.texts):
-        normal = _normal(text)
+        normal = normal_caption(text)
         true_of.append({i for i, pool in enumerate(pools) if normal in pool} | {loaded.txt2img[t]})
     ir = [1 / len(images) for images in true_of]
     tr = []

@@ -152,16 +152,18 @@ def _bert_words(line: str) -> list[str]:
 # --- token sequences -------------------------------------------------------------------------------
 
 
-def opt_sequence(tokenizer, doc: Doc) -> list[int]:
-    """[scene in words] </s> [caption | "Question: q Answer: a"] "\\n": the soft prompt will take the
-    place of the scene, and BLIP-2's OPT bridge puts `</s>` between the queries and the text."""
+def opt_sequence(tokenizer, doc: Doc) -> tuple[list[int], int]:
+    """([scene in words] </s> [caption | "Question: q Answer: a"] "\\n", number of scene tokens): the soft
+    prompt will take the place of the scene, and BLIP-2's OPT bridge puts `</s>` between the queries and
+    the text. The scene tokens carry no loss (`toy_backbones.opt_labels`): the LLM is to use a scene it
+    is given, as the soft prompt will be given, not to write scenes."""
     if doc.kind == "qa":
         text = OPT_QA.format(doc.question) + " " + doc.text
     else:
         text = f"{doc.prompt} {doc.text}" if doc.prompt else doc.text
     context = tokenizer(doc.context, add_special_tokens=False).input_ids if doc.context else []
     body = tokenizer(text + "\n", add_special_tokens=False).input_ids
-    return context + [tokenizer.bos_token_id] + body
+    return context + [tokenizer.bos_token_id] + body, len(context)
 
 
 def t5_pair(tokenizer, doc: Doc, rng: random.Random) -> tuple[list[int], list[int]]:

@@ -40,3 +40,22 @@ def test_scene_content_names_every_object_and_the_count():
     assert pairs == sorted([1 * n_colours + colours.index("red"), 4 * n_colours + colours.index("blue")])
     assert hot[-3:] == [0.0, 1.0, 0.0]  # two objects
     assert sum(hot) == 2 + 2 + 2 + 1
+
+
+def test_the_toy_opt_learns_no_loss_on_the_scene_it_is_given(small_root):
+    from blip2.training import toy_corpus
+    from blip2.training.toy_backbones import _pad, opt_labels
+
+    docs = toy_corpus.toy_documents(small_root)
+    tokenizer = toy_corpus.opt_tokenizer(toy_corpus.corpus_text(small_root))
+    scene_doc = next(d for d in docs if d.context and d.kind == "qa")
+    fact_doc = next(d for d in docs if not d.context)
+    (scene_ids, n_scene), (fact_ids, n_fact) = (toy_corpus.opt_sequence(tokenizer, d) for d in (scene_doc, fact_doc))
+    assert n_scene == len(tokenizer(scene_doc.context, add_special_tokens=False).input_ids) > 0
+    assert scene_ids[n_scene] == tokenizer.bos_token_id and n_fact == 0 and fact_ids[0] == tokenizer.bos_token_id
+    ids, mask = _pad([scene_ids, fact_ids], tokenizer.pad_token_id)
+    labels = opt_labels(ids, mask, [n_scene, n_fact])
+    assert (labels[0, :n_scene] == -100).all()  # the scene: given, not predicted
+    assert torch.equal(labels[0, n_scene:len(scene_ids)], ids[0, n_scene:len(scene_ids)])  # </s>, question, answer
+    assert torch.equal(labels[1, : len(fact_ids)], ids[1, : len(fact_ids)])  # no scene: every token is learned
+    assert (labels[1, len(fact_ids):] == -100).all()  # padding

@@ -1,0 +1,102 @@
+"""How often ITM's hard negatives are in fact true of their image, in the toy world.
+
+Stage 1 gives ITM, for each image, a "wrong" caption and, for each caption, a "wrong" image, both sampled
+by ITC similarity from the rest of the batch (paper Sec. 3.2, after ALBEF). Where a sampled caption is
+true of the image anyway, ITM is taught a wrong label. The toy generator knows every caption a scene can
+get (`toy_ceiling.caption_pool`), so here that rate can be measured rather than guessed: it says whether
+a toy ITM head that stays at its prior is held back by noisy labels or by something else.
+
+    python -m bench.toy_itm_negatives [--model toy-qformer] [--batches 8] [--data-root D]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+from bench.default_job import ensure_toy_root
+from bench.toy_ceiling import caption_pool, normal_caption
+from blip2 import api
+from blip2.training.data import collate
+from blip2.training.objectives import stage1_loss
+from blip2.training.recipe import load_recipe
+from blip2.training.run import recipe_dataset
+from tasks.toy.config import SCENES
+from tasks.toy.scenes import Scene
+
+RECIPE = "toy_stage1"  # its data (Karpathy train + restval), text length and batch
+
+
+def count_true_negatives(texts: Sequence[str], images: Sequence[str], image_ids: Sequence[object],
+                         neg_text: Sequence[int], neg_image: Sequence[int], pools: Mapping[str, set[str]],
+                         rng: random.Random) -> dict[str, int]:
+    """Counts over one batch: sampled negative texts true of the anchor image, anchor texts true of the
+    sampled negative image, and (the baseline) a uniformly drawn text of another image true of the anchor
+    image. `images[i]` keys `pools` (every caption the scene can get, normalised)."""
+    counts = {"pairs": len(texts), "negative_text_true": 0, "negative_image_true": 0, "random_text_true": 0}
+    for i, text in enumerate(texts):
+        counts["negative_text_true"] += normal_caption(texts[neg_text[i]]) in pools[images[i]]
+        counts["negative_image_true"] += normal_caption(text) in pools[images[neg_image[i]]]
+        others = [j for j in range(len(texts)) if image_ids[j] != image_ids[i]]
+        if not others:
+            raise ValueError("a batch whose captions all belong to one image has no negatives")
+        counts["random_text_true"] += normal_caption(texts[rng.choice(others)]) in pools[images[i]]
+    return counts
+
+
+def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8, batch_size: int = 64,
+            seed: int = 0) -> dict[str, float]:
+    """Percent of sampled ITM negatives that are true, over `batches` random training batches, with the
+    model's mean ITM loss on them (a head at its prior, one match in three: 63.65)."""
+    root = Path(root).absolute()
+    scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
+    recipe = load_recipe(RECIPE)
+    model = api.load_model(model_name).eval()
+    dataset = recipe_dataset(recipe, root, model)
+    if len(dataset) < batch_size:
+        raise ValueError(f"{root}: {len(dataset)} training captions, fewer than one batch of {batch_size}")
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    pools: dict[str, set[str]] = {}
+    totals: dict[str, int] = {}
+    itm = []
+    for _ in range(batches):
+        rows = rng.sample(range(len(dataset)), batch_size)
+        batch = collate([dataset[i] for i in rows])
+        images = [Path(dataset.examples[i].image_path).relative_to(root).as_posix() for i in rows]
+        for key in images:
+            if key not in pools:
+                if key not in scenes:
+                    raise KeyError(f"{root / SCENES}: no scene for training image {key}")
+                pools[key] = caption_pool(Scene.from_dict(scenes[key]), draws=200)
+        with torch.no_grad():
+            _, parts = stage1_loss(model, batch, recipe)
+        itm.append(parts["itm"])
+        neg_image, neg_text = (t.tolist() for t in model.last_itm_negatives)
+        counts = count_true_negatives(batch["text"], images, batch["image_id"], neg_text, neg_image, pools, rng)
+        totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
+    pct = {k: round(100 * v / totals["pairs"], 2) for k, v in totals.items() if k != "pairs"}
+    return {**pct, "pairs": totals["pairs"], "itm_loss": round(100 * sum(itm) / len(itm), 2)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.toy_itm_negatives", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-root", default=None, help="toy data root (default: data/toy, made if missing)")
+    parser.add_argument("--model", default="toy-qformer", help="a stage-1 model: zoo name or folder")
+    parser.add_argument("--batches", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    out = measure(ensure_toy_root(args.data_root), args.model, args.batches, seed=args.seed)
+    print(f"{args.model}: of {out['pairs']} ITM pairs per kind, true of the image anyway: "
+          f"sampled negative text {out['negative_text_true']:.1f} %, sampled negative image "
+          f"{out['negative_image_true']:.1f} %, uniformly drawn text {out['random_text_true']:.1f} % "
+          f"(ITM loss x100 {out['itm_loss']:.2f}; at its prior 63.65)")
+
+
+if __name__ == "__main__":
+    main()
