@@ -12,7 +12,6 @@ a toy ITM head that stays at its prior is held back by noisy labels or by someth
 from __future__ import annotations
 
 import argparse
-import json
 import random
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -20,65 +19,71 @@ from pathlib import Path
 import torch
 
 from bench.default_job import ensure_toy_root
-from bench.toy_ceiling import caption_pool, normal_caption
+from bench.toy_ceiling import _scene_key, _scenes, caption_pool, normal_caption
 from blip2 import api
 from blip2.training.data import collate
 from blip2.training.objectives import stage1_loss
 from blip2.training.recipe import load_recipe
 from blip2.training.run import recipe_dataset
-from tasks.toy.config import SCENES
 from tasks.toy.scenes import Scene
 
-RECIPE = "toy_stage1"  # its data (Karpathy train + restval), text length and batch
+RECIPE = "toy_stage1"  # its data (Karpathy train + restval), text length and batch size
 
 
-def count_true_negatives(texts: Sequence[str], images: Sequence[str], image_ids: Sequence[object],
-                         neg_text: Sequence[int], neg_image: Sequence[int], pools: Mapping[str, set[str]],
-                         rng: random.Random) -> dict[str, int]:
+def count_true_negatives(texts: Sequence[str], images: Sequence[str], image_ids: Sequence[object], *,
+                         neg_image: Sequence[int], neg_text: Sequence[int],
+                         pools: Mapping[str, set[str]]) -> dict[str, float]:
     """Counts over one batch: sampled negative texts true of the anchor image, anchor texts true of the
-    sampled negative image, and (the baseline) a uniformly drawn text of another image true of the anchor
-    image. `images[i]` keys `pools` (every caption the scene can get, normalised)."""
-    counts = {"pairs": len(texts), "negative_text_true": 0, "negative_image_true": 0, "random_text_true": 0}
+    sampled negative image, and (the baseline) the expected count for a uniformly drawn caption of another
+    image. `images[i]` keys `pools` (the captions the scene can get, normalised)."""
+    counts = {"pairs": len(texts), "negative_text_true": 0, "negative_image_true": 0, "random_text_true": 0.0}
     for i, text in enumerate(texts):
         counts["negative_text_true"] += normal_caption(texts[neg_text[i]]) in pools[images[i]]
         counts["negative_image_true"] += normal_caption(text) in pools[images[neg_image[i]]]
         others = [j for j in range(len(texts)) if image_ids[j] != image_ids[i]]
         if not others:
             raise ValueError("a batch whose captions all belong to one image has no negatives")
-        counts["random_text_true"] += normal_caption(texts[rng.choice(others)]) in pools[images[i]]
+        counts["random_text_true"] += sum(normal_caption(texts[j]) in pools[images[i]] for j in others) / len(others)
     return counts
 
 
-def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8, batch_size: int = 64,
+def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8, batch_size: int | None = None,
             seed: int = 0) -> dict[str, float]:
-    """Percent of sampled ITM negatives that are true, over `batches` random training batches, with the
-    model's mean ITM loss on them (a head at its prior, one match in three: 63.65)."""
+    """Percent of sampled ITM negatives that are true, over `batches` random training batches (of the
+    stage-1 recipe's size unless given), with the model's mean ITM loss on them x100 (a head at its prior,
+    one match in three: 63.65). The negatives are those the given model samples, not those it met while
+    training (earlier in training they are closer to random)."""
+    if batches < 1:
+        raise ValueError(f"batches must be at least 1, not {batches}")
     root = Path(root).absolute()
-    scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
+    scenes = _scenes(root)
     recipe = load_recipe(RECIPE)
+    batch_size = batch_size or recipe.batch_size
     model = api.load_model(model_name).eval()
+    if model.cfg.llm is not None:
+        raise ValueError(f"{model_name}: a model with an LLM ({model.cfg.llm.family}); ITM negatives need a "
+                         "stage-1 or retrieval model (e.g. toy-qformer, toy-qformer-coco)")
     dataset = recipe_dataset(recipe, root, model)
     if len(dataset) < batch_size:
         raise ValueError(f"{root}: {len(dataset)} training captions, fewer than one batch of {batch_size}")
     rng = random.Random(seed)
     torch.manual_seed(seed)
     pools: dict[str, set[str]] = {}
-    totals: dict[str, int] = {}
+    totals: dict[str, float] = {}
     itm = []
     for _ in range(batches):
         rows = rng.sample(range(len(dataset)), batch_size)
         batch = collate([dataset[i] for i in rows])
-        images = [Path(dataset.examples[i].image_path).relative_to(root).as_posix() for i in rows]
+        images = [_scene_key(root, dataset.examples[i].image_path, scenes, "ITM negatives") for i in rows]
         for key in images:
             if key not in pools:
-                if key not in scenes:
-                    raise KeyError(f"{root / SCENES}: no scene for training image {key}")
-                pools[key] = caption_pool(Scene.from_dict(scenes[key]), draws=200)
+                pools[key] = caption_pool(Scene.from_dict(scenes[key]))
         with torch.no_grad():
             _, parts = stage1_loss(model, batch, recipe)
         itm.append(parts["itm"])
         neg_image, neg_text = (t.tolist() for t in model.last_itm_negatives)
-        counts = count_true_negatives(batch["text"], images, batch["image_id"], neg_text, neg_image, pools, rng)
+        counts = count_true_negatives(batch["text"], images, batch["image_id"], neg_image=neg_image,
+                                      neg_text=neg_text, pools=pools)
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     pct = {k: round(100 * v / totals["pairs"], 2) for k, v in totals.items() if k != "pairs"}
     return {**pct, "pairs": totals["pairs"], "itm_loss": round(100 * sum(itm) / len(itm), 2)}
@@ -94,7 +99,7 @@ def main(argv: list[str] | None = None) -> None:
     out = measure(ensure_toy_root(args.data_root), args.model, args.batches, seed=args.seed)
     print(f"{args.model}: of {out['pairs']} ITM pairs per kind, true of the image anyway: "
           f"sampled negative text {out['negative_text_true']:.1f} %, sampled negative image "
-          f"{out['negative_image_true']:.1f} %, uniformly drawn text {out['random_text_true']:.1f} % "
+          f"{out['negative_image_true']:.1f} %, a uniformly drawn caption {out['random_text_true']:.1f} % "
           f"(ITM loss x100 {out['itm_loss']:.2f}; at its prior 63.65)")
 
 

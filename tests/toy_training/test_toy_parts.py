@@ -1,5 +1,5 @@
-"""Pieces of the toy build that decide whether stage 1 can learn: the Q-Former's init scale and the toy
-ViT's whole-image content labels."""
+"""Pieces of the toy build that decide what its models can learn: the Q-Former's init scale, the toy ViT's
+whole-image content labels, and which tokens the toy OPT is taught to predict."""
 
 from __future__ import annotations
 
@@ -49,10 +49,11 @@ def test_the_toy_opt_learns_no_loss_on_the_scene_it_is_given(small_root):
     docs = toy_corpus.toy_documents(small_root)
     tokenizer = toy_corpus.opt_tokenizer(toy_corpus.corpus_text(small_root))
     scene_doc = next(d for d in docs if d.context and d.kind == "qa")
-    fact_doc = next(d for d in docs if not d.context)
+    fact_doc = min((d for d in docs if not d.context), key=lambda d: len(d.question) + len(d.text))
     (scene_ids, n_scene), (fact_ids, n_fact) = (toy_corpus.opt_sequence(tokenizer, d) for d in (scene_doc, fact_doc))
     assert n_scene == len(tokenizer(scene_doc.context, add_special_tokens=False).input_ids) > 0
     assert scene_ids[n_scene] == tokenizer.bos_token_id and n_fact == 0 and fact_ids[0] == tokenizer.bos_token_id
+    assert len(fact_ids) < len(scene_ids)  # so the fact's row below has padding
     ids, mask = _pad([scene_ids, fact_ids], tokenizer.pad_token_id)
     labels = opt_labels(ids, mask, [n_scene, n_fact])
     assert (labels[0, :n_scene] == -100).all()  # the scene: given, not predicted
