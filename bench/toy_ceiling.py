@@ -31,7 +31,7 @@ from tasks.toy.scenes import Scene
 MODELS: tuple[str, ...] = ("toy-opt", "toy-t5")
 
 
-def _scenes(root: Path) -> dict[str, dict]:
+def read_scenes(root: Path) -> dict[str, dict]:
     """The toy root's scenes file, keyed by image path under the root."""
     path = root / SCENES
     if not path.is_file():
@@ -40,7 +40,7 @@ def _scenes(root: Path) -> dict[str, dict]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _scene_key(root: Path, image_path: str | Path, known: Mapping[str, object], what: str) -> str:
+def scene_key(root: Path, image_path: str | Path, known: Mapping[str, object], what: str) -> str:
     """The scenes-file key of an image of a loaded split, checked to be there."""
     key = Path(image_path).relative_to(root).as_posix()
     if key not in known:
@@ -50,7 +50,7 @@ def _scene_key(root: Path, image_path: str | Path, known: Mapping[str, object], 
 
 def scene_words(root: Path) -> dict[str, str]:
     """Every toy image's complete description, keyed by its path under the data root."""
-    return {key: describe(Scene.from_dict(s)) + "." for key, s in _scenes(root).items()}
+    return {key: describe(Scene.from_dict(s)) + "." for key, s in read_scenes(root).items()}
 
 
 def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
@@ -72,7 +72,7 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
                     "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
         predictions = {}
         for s in loaded.samples:
-            key = _scene_key(root, s.image_path, words, f"question {s.sample_id}")
+            key = scene_key(root, s.image_path, words, f"question {s.sample_id}")
             predictions[s.sample_id] = answer_from_text(model.llm, model.tokenizer, words[key], s.question or "",
                                                         family, **generate)
         out[(name, loaded.split)] = task.score(predictions, loaded, allow_empty=True)["metrics"]
@@ -101,9 +101,9 @@ def retrieval_ceiling(root: str | Path, task_name: str) -> dict[str, float]:
     chance that the most specific ones are the image's own. IR@1: 1 / (images the text is true of).
     """
     root = Path(root).absolute()
-    scenes = _scenes(root)
+    scenes = read_scenes(root)
     loaded = tasks.get(task_name).load(root)
-    pools = [caption_pool(Scene.from_dict(scenes[_scene_key(root, path, scenes, task_name)]))
+    pools = [caption_pool(Scene.from_dict(scenes[scene_key(root, path, scenes, task_name)]))
              for path in loaded.image_paths]
     true_of = []
     for t, text in enumerate(loaded.texts):

@@ -6,7 +6,7 @@ true of the image anyway, ITM is taught a wrong label. The toy generator knows e
 get (`toy_ceiling.caption_pool`), so here that rate can be measured rather than guessed: it says whether
 a toy ITM head that stays at its prior is held back by noisy labels or by something else.
 
-    python -m bench.toy_itm_negatives [--model toy-qformer] [--batches 8] [--data-root D]
+    python -m bench.toy_itm_negatives [--model toy-qformer] [--batches 8] [--seed 0] [--data-root D]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from bench.default_job import ensure_toy_root
-from bench.toy_ceiling import _scene_key, _scenes, caption_pool, normal_caption
+from bench.toy_ceiling import caption_pool, normal_caption, read_scenes, scene_key
 from blip2 import api
 from blip2.training.data import collate
 from blip2.training.objectives import stage1_loss
@@ -35,9 +35,13 @@ def count_true_negatives(texts: Sequence[str], images: Sequence[str], image_ids:
                          pools: Mapping[str, set[str]]) -> dict[str, float]:
     """Counts over one batch: sampled negative texts true of the anchor image, anchor texts true of the
     sampled negative image, and (the baseline) the expected count for a uniformly drawn caption of another
-    image. `images[i]` keys `pools` (the captions the scene can get, normalised)."""
+    image. `images[i]` keys `pools` (the captions the scene can get, normalised); a pool that misses its
+    own image's caption is refused, since the counts would then be lower bounds."""
     counts = {"pairs": len(texts), "negative_text_true": 0, "negative_image_true": 0, "random_text_true": 0.0}
     for i, text in enumerate(texts):
+        if normal_caption(text) not in pools[images[i]]:
+            raise ValueError(f"the caption pool of {images[i]} misses its own caption {text!r}: the toy "
+                             "generator's caption templates and `toy_ceiling.caption_pool` disagree")
         counts["negative_text_true"] += normal_caption(texts[neg_text[i]]) in pools[images[i]]
         counts["negative_image_true"] += normal_caption(text) in pools[images[neg_image[i]]]
         others = [j for j in range(len(texts)) if image_ids[j] != image_ids[i]]
@@ -56,9 +60,11 @@ def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8,
     if batches < 1:
         raise ValueError(f"batches must be at least 1, not {batches}")
     root = Path(root).absolute()
-    scenes = _scenes(root)
+    scenes = read_scenes(root)
     recipe = load_recipe(RECIPE)
-    batch_size = batch_size or recipe.batch_size
+    batch_size = recipe.batch_size if batch_size is None else batch_size
+    if batch_size < 2:
+        raise ValueError(f"batch_size must be at least 2 (an anchor and a negative), not {batch_size}")
     model = api.load_model(model_name).eval()
     if model.cfg.llm is not None:
         raise ValueError(f"{model_name}: a model with an LLM ({model.cfg.llm.family}); ITM negatives need a "
@@ -74,7 +80,7 @@ def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8,
     for _ in range(batches):
         rows = rng.sample(range(len(dataset)), batch_size)
         batch = collate([dataset[i] for i in rows])
-        images = [_scene_key(root, dataset.examples[i].image_path, scenes, "ITM negatives") for i in rows]
+        images = [scene_key(root, dataset.examples[i].image_path, scenes, "ITM negatives") for i in rows]
         for key in images:
             if key not in pools:
                 pools[key] = caption_pool(Scene.from_dict(scenes[key]))

@@ -33,6 +33,12 @@ def test_the_random_baseline_never_draws_the_images_own_captions():
     assert counts["negative_text_true"] == 0 and counts["negative_image_true"] == 0
 
 
+def test_a_pool_that_misses_its_own_caption_is_refused_by_image():
+    with pytest.raises(ValueError, match="pool of b misses its own caption 'a blue square'"):
+        count_true_negatives(TEXTS, IMAGES, [1, 2, 3, 4], neg_image=[1, 0, 0, 0], neg_text=[1, 0, 0, 0],
+                             pools={**POOLS, "b": {"a red circle"}})
+
+
 def test_a_batch_of_one_image_is_refused():
     with pytest.raises(ValueError, match="one image has no negatives"):
         count_true_negatives(["x", "x"], ["a", "a"], [7, 7], neg_image=[1, 0], neg_text=[1, 0], pools={"a": {"x"}})
@@ -47,8 +53,10 @@ def test_hard_negatives_of_the_committed_stage1_are_true_more_often_than_random_
     assert 40 < out["itm_loss"] < 80  # mean ITM cross-entropy x100 on these batches
 
 
-def test_a_model_without_itm_or_no_batches_is_refused_by_name(default_root, committed_toy_models):
+def test_a_model_with_an_llm_or_no_batches_is_refused_by_name(default_root, committed_toy_models):
     with pytest.raises(ValueError, match="toy-opt: a model with an LLM"):
         measure(default_root, "toy-opt", batches=1)
     with pytest.raises(ValueError, match="batches must be at least 1"):
         measure(default_root, "toy-qformer", batches=0)
+    with pytest.raises(ValueError, match="batch_size must be at least 2"):
+        measure(default_root, "toy-qformer", batch_size=0)
