@@ -38,16 +38,18 @@ def count_true_negatives(texts: Sequence[str], images: Sequence[str], image_ids:
     image. `images[i]` keys `pools` (the captions the scene can get, normalised); a pool that misses its
     own image's caption is refused, since the counts would then be lower bounds."""
     counts = {"pairs": len(texts), "negative_text_true": 0, "negative_image_true": 0, "random_text_true": 0.0}
-    for i, text in enumerate(texts):
-        if normal_caption(text) not in pools[images[i]]:
-            raise ValueError(f"the caption pool of {images[i]} misses its own caption {text!r}: the toy "
+    normal = [normal_caption(t) for t in texts]
+    for i, text in enumerate(normal):
+        pool = pools[images[i]]
+        if text not in pool:
+            raise ValueError(f"the caption pool of {images[i]} misses its own caption {texts[i]!r}: the toy "
                              "generator's caption templates and `toy_ceiling.caption_pool` disagree")
-        counts["negative_text_true"] += normal_caption(texts[neg_text[i]]) in pools[images[i]]
-        counts["negative_image_true"] += normal_caption(text) in pools[images[neg_image[i]]]
+        counts["negative_text_true"] += normal[neg_text[i]] in pool
+        counts["negative_image_true"] += text in pools[images[neg_image[i]]]
         others = [j for j in range(len(texts)) if image_ids[j] != image_ids[i]]
         if not others:
             raise ValueError("a batch whose captions all belong to one image has no negatives")
-        counts["random_text_true"] += sum(normal_caption(texts[j]) in pools[images[i]] for j in others) / len(others)
+        counts["random_text_true"] += sum(normal[j] in pool for j in others) / len(others)
     return counts
 
 
