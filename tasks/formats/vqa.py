@@ -18,6 +18,9 @@ from typing import Any
 
 from tasks.formats.common import JsonFile, format_ids, write_json
 
+# The official annotations' catch-all question type, for an annotation written without one.
+NO_QUESTION_TYPE = "none of the above"
+
 QUESTIONS_LAYOUT = (
     'the VQA questions format {"questions": [{"image_id": int, "question": str, "question_id": int}, ...], '
     "...} as published on visualqa.org / okvqa.allenai.org"
@@ -139,7 +142,7 @@ def write_vqa_annotations(
         most_common = Counter(a["answer"] for a in answers).most_common(1)[0][0] if answers else ""
         records.append(
             {
-                "question_type": ann.get("question_type", "none of the above"),
+                "question_type": ann.get("question_type", NO_QUESTION_TYPE),
                 "multiple_choice_answer": ann.get("multiple_choice_answer", most_common),
                 "answers": answers,
                 "image_id": ann["image_id"],

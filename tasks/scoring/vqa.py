@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from tasks.formats.vqa import NO_QUESTION_TYPE
 from tasks.scoring.vqa_normalize import (
     clean_whitespace,
     normalize_answer,
@@ -95,8 +96,10 @@ def vqa_accuracy(
 ) -> dict:
     """Score official VQAv2/OK-VQA annotation dicts; every annotated question needs a prediction.
 
-    Returns ``{"accuracy", "accuracy_by_answer_type"}`` on 0-100, rounded to 2 decimals, with the
-    answer types that occur in ``annotations``.
+    Returns ``{"accuracy", "accuracy_by_answer_type", "accuracy_by_question_type"}`` on 0-100, rounded to
+    2 decimals, with the types that occur in ``annotations``: the official evaluation's overall,
+    perAnswerType and perQuestionType. An annotation without ``question_type`` counts under
+    :data:`NO_QUESTION_TYPE`, the label the format's writer gives it.
     """
     _check_variant(variant)
     if len(annotations) == 0:
@@ -113,6 +116,7 @@ def vqa_accuracy(
 
     all_values: list[float] = []
     by_type: dict[str, list[float]] = {}
+    by_question_type: dict[str, list[float]] = {}
     for ann in annotations:
         qid = ann["question_id"]
         pred = predictions[qid]
@@ -125,13 +129,17 @@ def vqa_accuracy(
         value = _question_fraction(pred, gts, variant)
         all_values.append(value)
         by_type.setdefault(ann["answer_type"], []).append(value)
+        by_question_type.setdefault(ann.get("question_type", NO_QUESTION_TYPE), []).append(value)
 
     return {
-        "accuracy": round(100 * float(sum(all_values)) / len(all_values), 2),
-        "accuracy_by_answer_type": {
-            t: round(100 * float(sum(v)) / len(v), 2) for t, v in by_type.items()
-        },
+        "accuracy": _percent(all_values),
+        "accuracy_by_answer_type": {t: _percent(v) for t, v in by_type.items()},
+        "accuracy_by_question_type": {t: _percent(v) for t, v in by_question_type.items()},
     }
+
+
+def _percent(values: Sequence[float]) -> float:
+    return round(100 * float(sum(values)) / len(values), 2)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,11 @@ def runs(tmp_path):
         "vitg-flant5xl",
         "vqav2",
         "val",
-        {"accuracy": 63.13, "accuracy_by_answer_type": {"yes/no": 84.28, "number": 41.01, "other": 52.9}},
+        {
+            "accuracy": 63.13,
+            "accuracy_by_answer_type": {"yes/no": 84.28, "number": 41.01, "other": 52.9},
+            "accuracy_by_question_type": {"how many": 41.0, "what color is the": 70.2},
+        },
     )
     # Paper 44.2 -> -1.2: differs at the default tolerance.
     write_run(root, "vitg-flant5xl", "gqa", "test-dev", {"accuracy": 43.0})
@@ -84,6 +88,9 @@ def test_statuses_and_deltas(runs):
     extra = _row(frame, "my-finetune", "okvqa", "test", "accuracy")
     assert pd.isna(extra["paper"]) and pd.isna(extra["table"]) and extra["status"] == "not in paper"
     assert _row(frame, "vitg-flant5xl", "vqav2", "val", "accuracy", "yes/no")["ours"] == 84.28
+    # Per question type stays in the run's metrics.json: no leaderboard rows.
+    vqa_rows = frame[(frame["task"] == "vqav2") & (frame["run"] == "vitg-flant5xl")]
+    assert set(vqa_rows["subset"]) == {"all", "yes/no", "number", "other"}
     # Every BLIP-2 paper row is there exactly once when at most one run matches it; compared systems are not.
     paper_rows = frame[frame["table"].notna() & (frame["run"] != "smoke")]
     assert len(paper_rows) == 92

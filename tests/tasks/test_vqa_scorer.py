@@ -15,6 +15,7 @@ import types
 
 import pytest
 
+from tasks.formats.vqa import NO_QUESTION_TYPE
 from tasks.scoring.gqa import gqa_accuracy
 from tasks.scoring.vqa import lemmatize_answers, vqa_accuracy, vqa_score_one
 from tasks.scoring.vqa_normalize import normalize_answer, process_digit_article, process_punctuation
@@ -130,11 +131,11 @@ def test_leave_one_out_with_three_answers_rounds_to_two_decimals():
     assert vqa_score_one("cat", ["cat", "cat", "dog"], "lavis") == 44.44
 
 
-def _ann(qid, answer_type, answers):
+def _ann(qid, answer_type, answers, question_type="what is"):
     return {
         "question_id": qid,
         "answer_type": answer_type,
-        "question_type": "what is",
+        "question_type": question_type,
         "answers": [
             {"answer": a, "answer_confidence": "yes", "answer_id": i + 1} for i, a in enumerate(answers)
         ],
@@ -157,6 +158,7 @@ def test_accuracy_by_answer_type_and_rounding():
     assert out == {
         "accuracy": 54.29,
         "accuracy_by_answer_type": {"yes/no": 43.33, "number": 75.0, "other": 50.0},
+        "accuracy_by_question_type": {"what is": 54.29},
     }
     # official: q6 "the dog" vs unanimous "dog" -> 0, q4 "two" stays "two" vs 2/3? GT differ ->
     # D maps nothing in GT ("2","3"), pred two->2 -> m=2 -> 0.6. Overall 2.8/7 = 40.0
@@ -164,13 +166,41 @@ def test_accuracy_by_answer_type_and_rounding():
     assert out == {
         "accuracy": 40.0,
         "accuracy_by_answer_type": {"yes/no": 43.33, "number": 75.0, "other": 0.0},
+        "accuracy_by_question_type": {"what is": 40.0},
     }
 
 
 def test_only_present_answer_types_and_two_thirds_rounding():
     anns = [_ann(q, "other", gt((10, a))) for q, a in ((1, "a1"), (2, "b1"), (3, "c1"))]
     out = vqa_accuracy({1: "a1", 2: "b1", 3: "zzz"}, anns)
-    assert out == {"accuracy": 66.67, "accuracy_by_answer_type": {"other": 66.67}}  # 200/3 = 66.666...
+    assert out == {  # 200/3 = 66.666...
+        "accuracy": 66.67,
+        "accuracy_by_answer_type": {"other": 66.67},
+        "accuracy_by_question_type": {"what is": 66.67},
+    }
+
+
+def test_accuracy_by_question_type_as_the_official_per_question_type():
+    """The official evaluation's perQuestionType: the mean of each type's question accuracies, types as
+    the annotations give them; one written without a type counts as "none of the above"."""
+    anns = [
+        _ann(1, "yes/no", gt((10, "yes")), "is there a"),  # "yes" -> 1
+        _ann(2, "yes/no", gt((2, "yes"), (8, "no")), "is there a"),  # "yes" -> 0.6
+        _ann(3, "number", gt((10, "2")), "how many"),  # "3" -> 0
+        _ann(4, "other", gt((10, "red")), "what color is the"),  # "red" -> 1
+        _ann(5, "other", gt((10, "blue")), "what color is the"),  # "green" -> 0
+        _ann(6, "other", gt((10, "left"))),
+    ]
+    del anns[5]["question_type"]
+    out = vqa_accuracy({1: "yes", 2: "yes", 3: "3", 4: "red", 5: "green", 6: "left"}, anns)
+    assert out["accuracy_by_question_type"] == {
+        "is there a": 80.0,
+        "how many": 0.0,
+        "what color is the": 50.0,
+        NO_QUESTION_TYPE: 100.0,
+    }
+    assert NO_QUESTION_TYPE == "none of the above"
+    assert out["accuracy"] == 60.0  # 3.6 / 6
 
 
 def test_accuracy_does_not_mutate_annotations():
