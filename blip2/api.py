@@ -19,6 +19,7 @@ import transformers
 from PIL import Image
 
 from . import zoo
+from .checkpoints.bert import BERT_HUB_ID, load_bert_tokenizer
 from .checkpoints.hf import load_hf_dir
 from .checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_file
 from .checkpoints.lavis import load_lavis
@@ -178,9 +179,7 @@ def _load_lavis_entry(entry: zoo.ZooEntry, path: Path, vision_file, llm) -> tupl
 
 def _bert_tokenizer():
     """bert-base-uncased plus a [DEC] bos token (30523 ids), as BLIP-2's Q-Former uses."""
-    tok = transformers.AutoTokenizer.from_pretrained(hf_snapshot("bert-base-uncased"))
-    tok.add_special_tokens({"bos_token": "[DEC]"})
-    return tok
+    return load_bert_tokenizer(hf_snapshot(BERT_HUB_ID))
 
 
 def _set_qformer_tokenizer(model: Model, tokenizer) -> None:

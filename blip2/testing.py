@@ -60,8 +60,9 @@ def t5_tokenizer(vocab_size: int = 400) -> transformers.PreTrainedTokenizerFast:
     )
 
 
-def bert_tokenizer(extra_words: list[str] | None = None) -> transformers.PreTrainedTokenizerFast:
-    """bert-base-uncased style WordPiece ([PAD]=0, [CLS], [SEP]) plus `[DEC]` as bos, like BLIP-2's."""
+def bert_tokenizer(extra_words: list[str] | None = None, with_dec: bool = True) -> transformers.PreTrainedTokenizerFast:
+    """bert-base-uncased style WordPiece ([PAD]=0, [CLS], [SEP]) plus `[DEC]` as bos, like BLIP-2's
+    (`with_dec=False`: as BERT itself ships it)."""
     words = sorted({w.lower().strip() for w in CORPUS + (extra_words or []) if w.strip()})
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
     vocab = {t: i for i, t in enumerate(specials + list("abcdefghijklmnopqrstuvwxyz0123456789?.,:") + words)}
@@ -75,7 +76,8 @@ def bert_tokenizer(extra_words: list[str] | None = None) -> transformers.PreTrai
         tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
         mask_token="[MASK]",
     )
-    fast.add_special_tokens({"bos_token": "[DEC]"})
+    if with_dec:
+        fast.add_special_tokens({"bos_token": "[DEC]"})
     return fast
 
 

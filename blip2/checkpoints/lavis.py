@@ -19,7 +19,7 @@ from ..models.blip2_lm import untie_output_embeddings
 from ..models.build import build_model
 from ..models.image_encoder import resize_pos_embed
 from .hub import hf_snapshot, lavis_file
-from .keymap import Rule, load_into, map_state_dict
+from .keymap import CheckpointKeyError, Rule, load_into, map_state_dict
 from .qformer_rules import qformer_layer_rules
 from .weights_io import load_pickle_weights
 
@@ -163,6 +163,17 @@ def load_lavis(
 
 
 _VISION_FILES = {"eva_vit_g": "eva_vit_g.pth", "clip_vit_l": "clip_vit_L.pth"}
+
+
+def lavis_vision_state(path: Path, cfg: Blip2Config) -> dict[str, torch.Tensor]:
+    """The frozen image encoder from a LAVIS ViT file (`eva_vit_g.pth`, `clip_vit_L.pth`) as our
+    `vision.trunk.*` tensors: BLIP-2's truncation applied, positions resized to the config's image size.
+    A stage-1 recipe starts from it (`vision_init: "lavis:eva_vit_g.pth"`); `ln_vision` is BLIP-2's own."""
+    raw = read_lavis_file(path)
+    state, unmatched = map_state_dict(raw, _vision_rules(cfg.vision.arch, ""), _vision_drop(cfg, ""))
+    if unmatched:
+        raise CheckpointKeyError(str(path), [], unmatched)
+    return _fix_shapes(state, cfg)
 
 
 def _load_llm(cfg: Blip2Config, source: str | Path) -> torch.nn.Module:

@@ -1,5 +1,6 @@
-"""Where a recipe's starting weights come from: from-scratch Q-Former init, stage 1 -> stage 2 transfer,
-and frozen backbones (image encoder, LLM, Q-Former tokenizer) loaded from their own folders."""
+"""Where a recipe's starting weights come from: from-scratch Q-Former init (random, or BERT as the paper
+does), stage 1 -> stage 2 transfer, and frozen backbones (image encoder, LLM, Q-Former tokenizer) loaded
+from released files or their own folders."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import torch.nn as nn
 import transformers
 from safetensors.torch import load_file
 
+from ..checkpoints.bert import bert_qformer_state, load_bert_tokenizer
+from ..checkpoints.hub import hf_snapshot, lavis_file
+from ..checkpoints.lavis import lavis_vision_state
 from ..config import Blip2Config
 from ..models.blip2_lm import Blip2LM
 from ..models.blip2_qformer import Blip2Qformer
@@ -21,6 +25,20 @@ VISION_WEIGHTS = "vision.safetensors"
 def resolve(source: str, runs_root: Path) -> Path:
     """"run:<path>" is a folder under the training output root; anything else is a plain path."""
     return runs_root / source.removeprefix("run:") if source.startswith("run:") else Path(source)
+
+
+def resolve_released(source: str, runs_root: Path) -> Path:
+    """Released starting weights: "lavis:<file>" (the LAVIS folder, else downloaded), a local folder or
+    "run:<path>", else a hub id (the HF cache, else downloaded). Offline and not found, this raises
+    `WeightsUnavailable` naming what was tried and where to put a copy."""
+    if source.startswith("lavis:"):
+        return lavis_file(source.removeprefix("lavis:"))
+    path = resolve(source, runs_root)
+    if source.startswith("run:") or path.exists():
+        return path
+    if source.startswith(("/", ".", "~")):
+        raise FileNotFoundError(f"{source} does not exist")
+    return hf_snapshot(source)
 
 
 BERT_BASE_WIDTH = 768
@@ -76,9 +94,33 @@ def from_stage1(stage1: Blip2Qformer, cfg: Blip2Config) -> Blip2LM:
     return model
 
 
-def load_vision(model: nn.Module, folder: Path) -> None:
-    """Copy a trained image encoder (trunk + ln_vision) into the model, strictly."""
-    model.vision.load_state_dict(load_file(str(Path(folder) / VISION_WEIGHTS)), strict=True)
+def load_vision(model: nn.Module, source: Path) -> None:
+    """Copy an image encoder into the model, strictly: a LAVIS ViT file (the released frozen encoders;
+    trunk only, `ln_vision` keeps its init) or a folder of a trained one (trunk + ln_vision)."""
+    source = Path(source)
+    if source.is_file():
+        state = lavis_vision_state(source, model.cfg)
+        model.vision.trunk.load_state_dict({k.removeprefix("vision.trunk."): v for k, v in state.items()},
+                                           strict=True)
+    else:
+        model.vision.load_state_dict(load_file(str(source / VISION_WEIGHTS)), strict=True)
+
+
+def load_bert(model: nn.Module, folder: Path) -> list[str]:
+    """Start a from-scratch stage-1 Q-Former from BERT (paper Sec. 3.1) with BERT's tokenizer plus `[DEC]`;
+    returns the trainable weights left at their own init (cross-attention, queries, heads)."""
+    if not isinstance(model, Blip2Qformer):
+        raise ValueError(f"qformer_init {folder}: BERT initialises a stage-1 model's Q-Former (text branch "
+                         f"included); this recipe builds a {type(model).__name__}")
+    tokenizer = load_bert_tokenizer(folder)
+    if len(tokenizer) > model.cfg.qformer.vocab_size:
+        raise ValueError(f"{folder}: its tokenizer with [DEC] has {len(tokenizer)} ids, more than the "
+                         f"Q-Former's vocabulary of {model.cfg.qformer.vocab_size}")
+    state = bert_qformer_state(folder, model)
+    model.load_state_dict(state, strict=False)
+    model.tokenizer = tokenizer
+    model.bos_token_id = tokenizer.bos_token_id
+    return [k for k, p in model.named_parameters() if k not in state and not k.startswith("vision.")]
 
 
 def load_llm(model: Blip2LM, folder: Path) -> None:

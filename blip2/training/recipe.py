@@ -42,9 +42,11 @@ class Recipe:
     drop_path: float = 0.0
     data: tuple[dict[str, Any], ...] = ()
     precision: str = "auto"  # accelerate mixed precision: "no", "fp16", "bf16" or "auto"
-    # Where frozen parts come from when not from `init_from` (the toy backbones): "run:<path>" is a folder
-    # under the training output root, anything else a path. None keeps the model's own.
-    vision_init: str | None = None  # a trained image encoder (trunk + ln_vision, `vision.safetensors`)
+    # Where frozen parts come from when not from `init_from`: "run:<path>" is a folder under the training
+    # output root (the toy backbones), "lavis:<file>" a released LAVIS file, anything else a path (or, for
+    # qformer_init, a hub id). None keeps the model's own.
+    vision_init: str | None = None  # an image encoder: "lavis:<file>" (released) or a trained one's folder
+    qformer_init: str | None = None  # a BERT checkpoint (hub id or folder) for a from-scratch stage-1 Q-Former
     llm_init: str | None = None  # a transformers LLM folder with its tokenizer
     qformer_tokenizer: str | None = None  # a tokenizer folder for the Q-Former's text branch
     # Stage-1 / retrieval losses that are optimised (paper Table 6 drops "itg").

@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 
 from .. import api, zoo
+from ..checkpoints.hub import WeightsUnavailable
 from ..models.build import build_model
 from ..processing import ImageTransform
 from . import init
@@ -19,12 +20,21 @@ def starting_model(recipe: Recipe, runs_root: Path):
     """`init_from`: "recipe:<name>" (that recipe's output), a zoo name or folder; None builds the
     recipe's architecture with freshly initialised Q-Former (a from-scratch stage 1, or Fig. 5's stage 2
     without stage 1). A stage-1 model starting a stage-2 recipe keeps its ViT and Q-Former
-    (`init.from_stage1`). `vision_init` / `llm_init` / `qformer_tokenizer` then load frozen parts."""
+    (`init.from_stage1`). `vision_init` / `llm_init` / `qformer_tokenizer` then load frozen parts, and
+    `qformer_init` starts a from-scratch Q-Former from BERT. Released files are found (or reported
+    missing) before the model is built."""
     source = recipe.init_from
+    if recipe.qformer_init and source is not None:
+        raise ValueError(f"recipe {recipe.name}: qformer_init starts a Q-Former from BERT, so init_from must be "
+                         f"null (it is {source!r})")
+    vision_source = _released(recipe, "vision_init", runs_root)
+    bert_folder = _released(recipe, "qformer_init", runs_root)
     target = zoo.get(recipe.model).config() if recipe.model in zoo.ZOO else None
     if source is None:
         model = build_model(target)
         init.init_trainable(model, recipe.seed)
+        if bert_folder is not None:
+            init.load_bert(model, bert_folder)
     else:
         if source.startswith("recipe:"):
             folder = runs_root / source.removeprefix("recipe:") / "model"
@@ -36,8 +46,8 @@ def starting_model(recipe: Recipe, runs_root: Path):
         model = api.load_model(source)
         if target is not None and model.cfg.is_stage1 and not target.is_stage1:
             model = init.from_stage1(model, target)
-    if recipe.vision_init:
-        init.load_vision(model, init.resolve(recipe.vision_init, runs_root))
+    if vision_source is not None:
+        init.load_vision(model, vision_source)
     if recipe.llm_init:
         init.load_llm(model, init.resolve(recipe.llm_init, runs_root))
     if recipe.qformer_tokenizer:
@@ -49,6 +59,17 @@ def starting_model(recipe: Recipe, runs_root: Path):
     if model.cfg.vision.image_size != recipe.image_size:
         model.vision.set_image_size(recipe.image_size)
     return model.train()
+
+
+def _released(recipe: Recipe, field: str, runs_root: Path) -> Path | None:
+    value = getattr(recipe, field)
+    if not value:
+        return None
+    try:
+        return init.resolve_released(value, runs_root)
+    except WeightsUnavailable as exc:
+        raise WeightsUnavailable(f"recipe {recipe.name}, {field} {value!r}: {exc}\n  For a training run, a "
+                                 f"local copy also works: --set {field}=/path/to/it") from None
 
 
 def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.Dataset:

@@ -14,8 +14,11 @@ from blip2.training import cosine_lr, load_recipe, param_groups, recipe_names
 # Transcribed from the paper, independently of the recipe files.
 PRETRAIN = dict(lr=1e-4, warmup_steps=2000, betas=(0.9, 0.98), weight_decay=0.05, image_size=224)
 EXPECTED = {
-    "pretrain_stage1_vitg": dict(PRETRAIN, max_steps=250_000, batch_size=1680),
-    "pretrain_stage1_vitl": dict(PRETRAIN, max_steps=250_000, batch_size=2320),
+    # Sec. 3.1: the Q-Former starts from BERT-base, the frozen ViT is the released one (LAVIS's file).
+    "pretrain_stage1_vitg": dict(PRETRAIN, max_steps=250_000, batch_size=1680, qformer_init="bert-base-uncased",
+                                 vision_init="lavis:eva_vit_g.pth", init_from=None),
+    "pretrain_stage1_vitl": dict(PRETRAIN, max_steps=250_000, batch_size=2320, qformer_init="bert-base-uncased",
+                                 vision_init="lavis:clip_vit_L.pth", init_from=None),
     "pretrain_stage2_vitg_opt2.7b": dict(PRETRAIN, max_steps=80_000, batch_size=1920, min_lr=5e-5),
     "pretrain_stage2_vitg_opt6.7b": dict(PRETRAIN, max_steps=80_000, batch_size=1920, min_lr=5e-5),
     "pretrain_stage2_vitl_opt2.7b": dict(PRETRAIN, max_steps=80_000, batch_size=1920, min_lr=5e-5),
