@@ -28,6 +28,7 @@ def test_vqa_result_shape_and_values(data_root):
         "metrics": {
             "accuracy": 63.33,
             "accuracy_by_answer_type": {"yes/no": 100.0, "number": 90.0, "other": 0.0},
+            "accuracy_by_question_type": {"none of the above": 63.33},  # the fixture's files give no types
         },
         "partial": False,
         "n_expected": 3,
