@@ -104,6 +104,7 @@ def _number(value: Any) -> float | None:
 
 def flatten_metrics(metrics: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     """``(subset, metric, value)`` for each scalar; ``by_domain`` and ``accuracy_by_answer_type`` become subsets.
+    ``accuracy_by_question_type`` (65 types on VQAv2) is for reading a run, not for tables or the gate.
 
     A metric that a scorer could not compute (SPICE offline is ``null``) keeps its row with value None, so a
     reader can tell "not scored" from "not run".
@@ -116,6 +117,8 @@ def flatten_metrics(metrics: dict[str, Any]) -> list[tuple[str, str, float | Non
                     rows += [(domain, m, _number(v)) for m, v in per_domain.items() if m != "n"]
         elif key == "accuracy_by_answer_type" and isinstance(value, dict):
             rows += [(answer_type, "accuracy", _number(v)) for answer_type, v in value.items()]
+        elif key == "accuracy_by_question_type":
+            continue
         elif value is None or _number(value) is not None:
             rows.append(("all", key, _number(value)))
     return rows

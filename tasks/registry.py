@@ -52,7 +52,7 @@ CAPTION_VARIANTS = frozen_mapping(
 )
 RETRIEVAL = RetrievalSettings(image_size=364, k_test=128, max_text_tokens=35)
 
-VQA_METRICS = ("accuracy", "accuracy_by_answer_type")
+VQA_METRICS = ("accuracy", "accuracy_by_answer_type", "accuracy_by_question_type")
 CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "SPICE")
 RETRIEVAL_METRICS = ("TR@1", "TR@5", "TR@10", "IR@1", "IR@5", "IR@10", "TR_mean", "IR_mean", "R_mean")
 

@@ -3,8 +3,8 @@
 The paper initialises the Q-Former with BERT-base's weights and the cross-attention layers at random;
 the released code also starts each layer's query FFN from that layer's text FFN, and the ITG head from
 BERT's masked-LM head, with the vocabulary grown by one for `[DEC]`. This module maps a BERT checkpoint
-(transformers' `BertForPreTraining` / `BertForMaskedLM` / `BertModel` names) onto ours and says which
-weights stay at their init.
+with that head (transformers' `BertForPreTraining` / `BertForMaskedLM` names, as `bert-base-uncased`
+ships) onto ours and says which weights stay at their init.
 """
 
 from __future__ import annotations
@@ -51,13 +51,10 @@ _VOCAB_ROWS = ("qformer.word_embeddings.weight", "itg_head.bias")
 
 
 def _standard_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """`bert.` prefix on encoder keys (a saved `BertModel` has none) and the 2018 checkpoints'
-    LayerNorm `gamma` / `beta` as `weight` / `bias`."""
-    prefixed = any(k.startswith("bert.") for k in state)
+    """The 2018 checkpoints' LayerNorm `gamma` / `beta` as `weight` / `bias` (bert-base-uncased's files
+    still use them; transformers renames them on load)."""
     out = {}
     for key, value in state.items():
-        if not prefixed and not key.startswith("cls."):
-            key = "bert." + key
         key = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", key))
         out[key] = value
     return out
@@ -71,6 +68,9 @@ def bert_qformer_state(folder: Path, model: torch.nn.Module) -> dict[str, torch.
     come from BERT is absent (fewer layers), or a shape differs (another width).
     """
     raw, _ = read_weight_files(Path(folder))
+    if not any(k.startswith("bert.") for k in raw) and any(k.startswith("embeddings.") for k in raw):
+        raise ValueError(f"{folder}: a bare BertModel, with no masked-LM head (cls.predictions.*) for ITG; "
+                         "save BertForPreTraining or BertForMaskedLM, as bert-base-uncased ships")
     mapped, unmatched = map_state_dict(_standard_names(raw), BERT_RULES, BERT_DROP)
     for key in [k for k in mapped if ".text_ffn." in k]:
         mapped[key.replace(".text_ffn.", ".query_ffn.")] = mapped[key]
@@ -81,9 +81,17 @@ def bert_qformer_state(folder: Path, model: torch.nn.Module) -> dict[str, torch.
                          "is it a BERT checkpoint?")
     missing = [k for k in own if FROM_BERT.fullmatch(k) and k not in mapped]
     if missing:
-        raise ValueError(f"{folder}: the Q-Former needs these from BERT, which the checkpoint lacks: "
-                         f"{sorted(missing)[:10]} (it has fewer layers than the Q-Former's "
-                         f"{len(model.qformer.layers)}?)")
+        head = [k for k in missing if k.startswith("itg_head")]
+        layers = sorted({int(k.split(".")[2]) for k in missing if k.startswith("qformer.layers.")})
+        why = []
+        if head:
+            why.append("no masked-LM head (cls.predictions.*: save BertForPreTraining or BertForMaskedLM, not "
+                       "BertModel)")
+        if layers:
+            why.append(f"no layer(s) {layers} (the Q-Former has {len(model.qformer.layers)})")
+        if not why:
+            why.append(f"no {sorted(missing)[:5]}")
+        raise ValueError(f"{folder}: not a BERT checkpoint the Q-Former can start from: " + "; ".join(why))
     state = {}
     for key, value in mapped.items():
         target = own[key]

@@ -35,6 +35,15 @@ def load_pickle_weights(path: Path) -> dict:
         ) from exc
 
 
+WEIGHT_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
+                "pytorch_model.bin")
+
+
+def has_weight_files(directory: Path) -> bool:
+    """Whether a transformers-style folder holds weights (a cache can hold only a tokenizer)."""
+    return any((Path(directory) / name).exists() for name in WEIGHT_FILES)
+
+
 def read_weight_files(directory: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
     """All tensors of a transformers-style folder (single or sharded; safetensors preferred)."""
     for index_name, loader in (("model.safetensors.index.json", load_file),

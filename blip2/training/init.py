@@ -27,17 +27,17 @@ def resolve(source: str, runs_root: Path) -> Path:
     return runs_root / source.removeprefix("run:") if source.startswith("run:") else Path(source)
 
 
-def resolve_released(source: str, runs_root: Path) -> Path:
-    """Released starting weights: "lavis:<file>" (the LAVIS folder, else downloaded), a local folder or
-    "run:<path>", else a hub id (the HF cache, else downloaded). Offline and not found, this raises
-    `WeightsUnavailable` naming what was tried and where to put a copy."""
+def resolve_released(source: str, runs_root: Path, hub: bool = False) -> Path:
+    """Released starting weights: "lavis:<file>" (the LAVIS folder, else downloaded), "run:<path>" or a
+    local path, else (with `hub`) a hub id (the HF cache, else downloaded). Raises `WeightsUnavailable`
+    when a released file cannot be had and `FileNotFoundError` for a local path that does not exist."""
     if source.startswith("lavis:"):
         return lavis_file(source.removeprefix("lavis:"))
-    path = resolve(source, runs_root)
-    if source.startswith("run:") or path.exists():
+    path = resolve(source, runs_root).expanduser()
+    if source.startswith("run:") or path.exists() or not hub or source.startswith(("/", ".", "~")):
+        if not path.exists():
+            raise FileNotFoundError(f"{path} does not exist")
         return path
-    if source.startswith(("/", ".", "~")):
-        raise FileNotFoundError(f"{source} does not exist")
     return hf_snapshot(source)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 
 from .. import api, zoo
-from ..checkpoints.hub import WeightsUnavailable
+from ..checkpoints.hub import WeightsUnavailable, lavis_cache_dir
+from ..checkpoints.weights_io import has_weight_files
 from ..models.build import build_model
 from ..processing import ImageTransform
 from . import init
@@ -24,12 +25,11 @@ def starting_model(recipe: Recipe, runs_root: Path):
     `qformer_init` starts a from-scratch Q-Former from BERT. Released files are found (or reported
     missing) before the model is built."""
     source = recipe.init_from
-    if recipe.qformer_init and source is not None:
-        raise ValueError(f"recipe {recipe.name}: qformer_init starts a Q-Former from BERT, so init_from must be "
-                         f"null (it is {source!r})")
+    target = zoo.get(recipe.model).config() if recipe.model in zoo.ZOO else None
+    if recipe.qformer_init:
+        _check_bert_init(recipe, target)
     vision_source = _released(recipe, "vision_init", runs_root)
     bert_folder = _released(recipe, "qformer_init", runs_root)
-    target = zoo.get(recipe.model).config() if recipe.model in zoo.ZOO else None
     if source is None:
         model = build_model(target)
         init.init_trainable(model, recipe.seed)
@@ -61,15 +61,43 @@ def starting_model(recipe: Recipe, runs_root: Path):
     return model.train()
 
 
+def _check_bert_init(recipe: Recipe, target) -> None:
+    if recipe.init_from is not None:
+        raise ValueError(f"recipe {recipe.name}: qformer_init starts a Q-Former from BERT, so init_from must be "
+                         f"null (it is {recipe.init_from!r})")
+    if target is None or not target.is_stage1:
+        raise ValueError(f"recipe {recipe.name}: qformer_init is for a stage-1 model (Q-Former with its text "
+                         f"branch); {recipe.model!r} is not one")
+    if recipe.qformer_tokenizer:
+        raise ValueError(f"recipe {recipe.name}: qformer_init brings BERT's tokenizer (plus [DEC]); drop "
+                         f"qformer_tokenizer ({recipe.qformer_tokenizer!r}) or qformer_init")
+
+
 def _released(recipe: Recipe, field: str, runs_root: Path) -> Path | None:
+    """A released starting point (`vision_init`, `qformer_init`), found before the model is built; when it
+    cannot be had, the error names the recipe, the field, what was tried, and how to give a local copy."""
     value = getattr(recipe, field)
     if not value:
         return None
+    where = f"recipe {recipe.name}, {field} {value!r}"
     try:
-        return init.resolve_released(value, runs_root)
+        path = init.resolve_released(value, runs_root, hub=field == "qformer_init")
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"{where}: {exc}") from None
     except WeightsUnavailable as exc:
-        raise WeightsUnavailable(f"recipe {recipe.name}, {field} {value!r}: {exc}\n  For a training run, a "
-                                 f"local copy also works: --set {field}=/path/to/it") from None
+        tried = str(exc).splitlines()[0]
+        if value.startswith("lavis:"):
+            name = value.removeprefix("lavis:")
+            fix = (f"put {name} in {lavis_cache_dir()} (or set BLIP2_LAVIS_DIR to its folder), or "
+                   f"--set {field}=/path/to/{name}")
+        else:
+            fix = (f"on a machine with internet run `hf download {value} --local-dir DIR`, copy DIR here and "
+                   f"--set {field}=DIR (or put it in the HF cache, HF_HOME)")
+        raise WeightsUnavailable(f"{where}: {tried}\n  Fix: {fix}") from None
+    if field == "qformer_init" and path.is_dir() and not has_weight_files(path):
+        raise WeightsUnavailable(f"{where}: {path} holds no weights (a cache with only the tokenizer?); "
+                                 f"--set {field}=DIR with a folder that has model.safetensors or pytorch_model.bin")
+    return path
 
 
 def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.Dataset:

@@ -68,6 +68,7 @@ def test_generation_runs_write_all_three_files(runs, family):
 
 def test_vqa_metrics_keys_and_prompt(runs):
     record = json.loads((runs["t5"] / "vqav2-val" / "metrics.json").read_text())
+    assert set(record["metrics"]) == set(tasks.get("vqav2").metrics)
     assert set(record["metrics"]) == {"accuracy", "accuracy_by_answer_type", "accuracy_by_question_type"}
     assert record["scorer"] == "lavis"
     first = json.loads((runs["t5"] / "vqav2-val" / "predictions.jsonl").read_text().splitlines()[0])

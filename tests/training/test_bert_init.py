@@ -36,8 +36,9 @@ LAYER_NAMES = {
 }
 
 
-def save_bert(path, qcfg, *, layers=None, hidden=None, seed=3):
-    """A tiny `BertForPreTraining` with the Q-Former's sizes, and BERT's own tokenizer (no [DEC])."""
+def save_bert(path, qcfg, *, layers=None, hidden=None, head=True, seed=3):
+    """A tiny `BertForPreTraining` (`head=False`: `BertModel`) with the Q-Former's sizes, and BERT's own
+    tokenizer (no [DEC])."""
     tokenizer = bert_tokenizer(with_dec=False)
     hidden = hidden or qcfg.hidden
     cfg = transformers.BertConfig(vocab_size=len(tokenizer), hidden_size=hidden,
@@ -45,7 +46,7 @@ def save_bert(path, qcfg, *, layers=None, hidden=None, seed=3):
                                   intermediate_size=qcfg.ffn_dim, max_position_embeddings=qcfg.max_positions,
                                   layer_norm_eps=qcfg.norm_eps)
     torch.manual_seed(seed)
-    bert = randomize_(transformers.BertForPreTraining(cfg).eval(), seed)
+    bert = randomize_((transformers.BertForPreTraining if head else transformers.BertModel)(cfg).eval(), seed)
     bert.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return bert
@@ -95,14 +96,16 @@ def test_bert_weights_land_where_the_paper_puts_them(tiny_dir, tmp_path):
     assert len(model.tokenizer) == bert.config.vocab_size + 1
 
 
-def test_a_bert_model_saved_without_prefix_and_with_2018_layernorm_names_loads_the_same(tiny_dir, tmp_path):
+def test_2018_layernorm_names_load_the_same(tiny_dir, tmp_path):
+    """bert-base-uncased's files still name LayerNorm parameters gamma / beta."""
     model = _stage1_model(tiny_dir)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     bert = save_bert(tmp_path / "bert", model.cfg.qformer)
     legacy = {}
     for key, value in bert.state_dict().items():
-        key = key.removeprefix("bert.").replace("LayerNorm.weight", "LayerNorm.gamma")
+        key = key.replace("LayerNorm.weight", "LayerNorm.gamma")
         legacy[key.replace("LayerNorm.bias", "LayerNorm.beta")] = value.clone()
+    assert any(k.endswith("LayerNorm.gamma") for k in legacy)
     (tmp_path / "bert" / "model.safetensors").unlink()
     save_file(legacy, str(tmp_path / "bert" / "model.safetensors"))
     init.load_bert(model, tmp_path / "bert")
@@ -111,7 +114,8 @@ def test_a_bert_model_saved_without_prefix_and_with_2018_layernorm_names_loads_t
 
 @pytest.mark.parametrize("change, message", [
     ({"hidden": 48}, "width"),
-    ({"layers": 1}, "fewer layers"),
+    ({"layers": 1}, r"no layer\(s\) \[1\] \(the Q-Former has 2\)"),
+    ({"head": False}, "a bare BertModel, with no masked-LM head"),
 ])
 def test_a_bert_of_another_size_is_refused_by_name(tiny_dir, tmp_path, change, message):
     model = _stage1_model(tiny_dir)
@@ -119,6 +123,16 @@ def test_a_bert_of_another_size_is_refused_by_name(tiny_dir, tmp_path, change, m
     with pytest.raises(ValueError, match=message) as info:
         init.load_bert(model, tmp_path / "bert")
     assert str(tmp_path / "bert") in str(info.value)
+
+
+def test_a_bert_without_its_masked_lm_head_is_refused(tiny_dir, tmp_path):
+    model = _stage1_model(tiny_dir)
+    bert = save_bert(tmp_path / "bert", model.cfg.qformer)
+    (tmp_path / "bert" / "model.safetensors").unlink()
+    save_file({k: v.clone() for k, v in bert.state_dict().items() if k.startswith("bert.")},
+              str(tmp_path / "bert" / "model.safetensors"))
+    with pytest.raises(ValueError, match=r"no masked-LM head \(cls.predictions"):
+        init.load_bert(model, tmp_path / "bert")
 
 
 def test_bert_init_is_for_stage1_models(tiny_dir, tmp_path):
@@ -144,6 +158,17 @@ def test_a_recipe_with_qformer_init_starts_from_bert(tmp_path):
     _check_from_bert(model, reference.state_dict(), bert)
     with pytest.raises(ValueError, match="init_from must be null"):
         starting_model(recipe.with_overrides({"init_from": "toy-qformer"}), tmp_path)
+    with pytest.raises(ValueError, match="'toy-opt' is not one"):
+        starting_model(recipe.with_overrides({"model": "toy-opt"}), tmp_path)
+    with pytest.raises(ValueError, match="drop qformer_tokenizer"):
+        starting_model(recipe.with_overrides({"qformer_tokenizer": "run:toy_backbones/qformer_tokenizer"}), tmp_path)
+    # a folder with BERT's tokenizer but no weights (a partly filled cache) is caught before the build
+    bert_tokenizer(with_dec=False).save_pretrained(tmp_path / "tokenizer-only")
+    with pytest.raises(WeightsUnavailable, match="holds no weights"):
+        starting_model(recipe.with_overrides({"qformer_init": str(tmp_path / "tokenizer-only")}), tmp_path)
+    # a local path that does not exist is not looked up on the hub, and the error names the field
+    with pytest.raises(FileNotFoundError, match=r"toy_stage1, vision_init 'ckpt/eva_vit_g.pth'"):
+        starting_model(recipe.with_overrides({"vision_init": "ckpt/eva_vit_g.pth"}), tmp_path)
 
 
 def test_a_lavis_vit_file_is_a_vision_init(tiny_dir, tmp_path):
