@@ -34,11 +34,11 @@ def resolve_released(source: str, runs_root: Path, hub: bool = False) -> Path:
     if source.startswith("lavis:"):
         return lavis_file(source.removeprefix("lavis:"))
     path = resolve(source, runs_root).expanduser()
-    if source.startswith("run:") or path.exists() or not hub or source.startswith(("/", ".", "~")):
-        if not path.exists():
-            raise FileNotFoundError(f"{path} does not exist")
+    if path.exists():
         return path
-    return hf_snapshot(source)
+    if hub and not source.startswith(("run:", "/", ".", "~")):
+        return hf_snapshot(source)
+    raise FileNotFoundError(f"{path} does not exist")
 
 
 BERT_BASE_WIDTH = 768
