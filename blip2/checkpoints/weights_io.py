@@ -35,32 +35,34 @@ def load_pickle_weights(path: Path) -> dict:
         ) from exc
 
 
-WEIGHT_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json", "model.safetensors",
-                "pytorch_model.bin")
+# A transformers folder's weights, in the order they are looked for: shard indexes first, safetensors first.
+_WEIGHT_FILES = (
+    ("model.safetensors.index.json", load_file),
+    ("pytorch_model.bin.index.json", load_pickle_weights),
+    ("model.safetensors", load_file),
+    ("pytorch_model.bin", load_pickle_weights),
+)
 
 
 def has_weight_files(directory: Path) -> bool:
     """Whether a transformers-style folder holds weights (a cache can hold only a tokenizer)."""
-    return any((Path(directory) / name).exists() for name in WEIGHT_FILES)
+    return any((Path(directory) / name).exists() for name, _ in _WEIGHT_FILES)
 
 
 def read_weight_files(directory: Path) -> tuple[dict[str, torch.Tensor], list[Path]]:
     """All tensors of a transformers-style folder (single or sharded; safetensors preferred)."""
-    for index_name, loader in (("model.safetensors.index.json", load_file),
-                               ("pytorch_model.bin.index.json", load_pickle_weights)):
-        index = directory / index_name
-        if index.exists():
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-            files = [directory / s for s in shards]
-            state: dict[str, torch.Tensor] = {}
-            for f in files:
-                state.update(loader(f))
-            return state, files
-    for name, loader in (("model.safetensors", load_file), ("pytorch_model.bin", load_pickle_weights)):
-        f = directory / name
-        if f.exists():
-            return loader(f), [f]
+    for name, loader in _WEIGHT_FILES:
+        path = directory / name
+        if not path.exists():
+            continue
+        if not name.endswith(".index.json"):
+            return loader(path), [path]
+        shards = sorted(set(json.loads(path.read_text())["weight_map"].values()))
+        files = [directory / s for s in shards]
+        state: dict[str, torch.Tensor] = {}
+        for f in files:
+            state.update(loader(f))
+        return state, files
     raise FileNotFoundError(
-        f"{directory}: no weights found (looked for model.safetensors, model.safetensors.index.json, "
-        "pytorch_model.bin, pytorch_model.bin.index.json)"
+        f"{directory}: no weights found (looked for {', '.join(name for name, _ in _WEIGHT_FILES)})"
     )
