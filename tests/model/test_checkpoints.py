@@ -325,3 +325,19 @@ def test_expect_sha256_verifies_the_checkpoint(tiny_dir):
     assert blip2.load_model(path, expect_sha256=good).source["files"]
     with pytest.raises(ChecksumMismatch, match="sha256 mismatch"):
         blip2.load_model(path, expect_sha256="0" * 64)
+
+
+def test_sharded_and_single_weight_folders_read_the_same(tiny_dir, tmp_path):
+    """transformers' sharded layout (an index plus shards) gives the same tensors as one file."""
+    from blip2.checkpoints.weights_io import has_weight_files, read_weight_files
+
+    model = transformers.Blip2ForImageTextRetrieval.from_pretrained(tiny_dir("itm", "base"))
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="100KB")
+    assert (tmp_path / "sharded" / "model.safetensors.index.json").exists()
+    sharded, files = read_weight_files(tmp_path / "sharded")
+    single, _ = read_weight_files(tiny_dir("itm", "base"))
+    assert len(files) > 1 and sharded.keys() == single.keys()
+    assert all(torch.equal(sharded[k], single[k]) for k in single)
+    assert has_weight_files(tmp_path / "sharded") and not has_weight_files(tmp_path)
+    with pytest.raises(FileNotFoundError, match="looked for model.safetensors.index.json"):
+        read_weight_files(tmp_path)
