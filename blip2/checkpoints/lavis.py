@@ -142,8 +142,7 @@ def load_lavis(
     files = [checkpoint]
     if not any(k.startswith("vision.trunk.") for k in state):
         vision_file = Path(vision_file) if vision_file else lavis_file(_VISION_FILES[cfg.vision.arch])
-        vraw = read_lavis_file(vision_file)
-        vstate, vunmatched = map_state_dict(vraw, _vision_rules(cfg.vision.arch, ""), _vision_drop(cfg, ""))
+        vstate, vunmatched = _vision_file_state(vision_file, cfg)
         state.update(vstate)
         unmatched += [f"{vision_file.name}:{k}" for k in vunmatched]
         files.append(vision_file)
@@ -169,11 +168,15 @@ def lavis_vision_state(path: Path, cfg: Blip2Config) -> dict[str, torch.Tensor]:
     """The frozen image encoder from a LAVIS ViT file (`eva_vit_g.pth`, `clip_vit_L.pth`) as our
     `vision.trunk.*` tensors: BLIP-2's truncation applied, positions resized to the config's image size.
     A stage-1 recipe starts from it (`vision_init: "lavis:eva_vit_g.pth"`); `ln_vision` is BLIP-2's own."""
-    raw = read_lavis_file(path)
-    state, unmatched = map_state_dict(raw, _vision_rules(cfg.vision.arch, ""), _vision_drop(cfg, ""))
+    state, unmatched = _vision_file_state(path, cfg)
     if unmatched:
         raise CheckpointKeyError(str(path), [], unmatched)
     return _fix_shapes(state, cfg)
+
+
+def _vision_file_state(path: Path, cfg: Blip2Config) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """A LAVIS ViT file's tensors under our names (truncated as BLIP-2 does), and its unmatched keys."""
+    return map_state_dict(read_lavis_file(path), _vision_rules(cfg.vision.arch, ""), _vision_drop(cfg, ""))
 
 
 def _load_llm(cfg: Blip2Config, source: str | Path) -> torch.nn.Module:
