@@ -2,7 +2,7 @@
 
 Each subcommand is a module in :mod:`bench.commands` with ``NAME``, ``HELP``, ``add_arguments(parser)``
 and ``run(args) -> int``; adding one means adding its module to ``bench.commands.COMMANDS``. User errors
-(:class:`tasks.errors.BenchError`) become one line on stderr and exit code 2, with no traceback.
+(every layer's, :data:`bench.errors.USER_ERRORS`) become one line on stderr and exit code 2, with no traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from bench.commands import COMMANDS
-from tasks.errors import BenchError
+from bench.errors import USER_ERRORS
 
 USER_ERROR_EXIT = 2
 
@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return USER_ERROR_EXIT
     try:
         return int(args.handler(args))
-    except BenchError as exc:
+    except USER_ERRORS as exc:
         print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return USER_ERROR_EXIT
     except KeyboardInterrupt:

@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench import markdown
+from bench.errors import BenchError
 from bench.paper import PAPER_COLUMNS
 from bench.run_folders import RunFolderError, collect_runs, read_metrics_json, results_frame
 from bench.tolerance import EPSILON, Tolerances
 from tasks.atomic import atomic_write_text
-from tasks.errors import BenchError
 
 KEY = ["model", "task", "split", "subset", "metric"]
 MATCH = ["task", "split", "subset", "metric"]

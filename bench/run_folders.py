@@ -15,8 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.errors import BenchError
 from blip2 import zoo
-from tasks.errors import BenchError
 
 DEFAULT_RUNS_DIR = Path("results/runs")
 REQUIRED_KEYS = ("task", "split", "model", "metrics")

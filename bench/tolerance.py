@@ -10,7 +10,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tasks.errors import BenchError
+from bench.errors import BenchError
 from tasks.registry import CAPTION_METRICS, RETRIEVAL_METRICS
 
 METRIC_NAMES: tuple[str, ...] = ("accuracy", *CAPTION_METRICS, *RETRIEVAL_METRICS)

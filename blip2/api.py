@@ -25,6 +25,7 @@ from .checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_file
 from .checkpoints.lavis import load_lavis
 from .checkpoints.native import is_native_dir, load_native
 from .checkpoints.weights_io import sha256_file
+from .errors import ModelInputError
 from .models.blip2_lm import Blip2LM
 from .models.blip2_qformer import Blip2Qformer
 from .precision import apply_precision
@@ -65,7 +66,7 @@ def load_model(
     return model
 
 
-class ChecksumMismatch(ValueError):
+class ChecksumMismatch(ModelInputError, ValueError):
     """The checkpoint on disk is not the one the user expected (corrupt, truncated or swapped)."""
 
 

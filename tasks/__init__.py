@@ -12,7 +12,7 @@ A runner does::
 from __future__ import annotations
 
 from tasks.data_root import resolve_data_root
-from tasks.errors import BenchError, DataError, PredictionError, TaskError
+from tasks.errors import DataError, PredictionError, TaskError, TaskInputError
 from tasks.registry import TASKS
 from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
@@ -47,7 +47,7 @@ def listing() -> list[dict]:
 
 __all__ = [
     "LLM_FAMILIES",
-    "BenchError",
+    "TaskInputError",
     "DataError",
     "GenerationSettings",
     "GenerationSplit",

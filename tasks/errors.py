@@ -1,24 +1,24 @@
-"""Exception types for user-facing problems.
+"""The tasks layer's user errors: problems with data, predictions or task choices that a user can fix.
 
-Every problem a user can fix (a missing file, a malformed field, a bad predictions file, an unknown
-task) raises a subclass of :class:`BenchError`, so the CLI can print one line and exit 2 instead of
-a traceback, while real bugs still surface as tracebacks.
+Every such problem raises a subclass of :class:`TaskInputError`, so a caller (the CLI) can print one line
+and exit 2 instead of a traceback, while real bugs still surface as tracebacks. Each layer owns its errors
+(``blip2.errors``, ``toyworld.errors``, ``bench.errors``); ``bench`` turns all of them into exit 2.
 """
 
 from __future__ import annotations
 
 
-class BenchError(ValueError):
+class TaskInputError(ValueError):
     """A problem the user can fix; the message says what and how."""
 
 
-class DataError(BenchError):
+class DataError(TaskInputError):
     """A data file under the data root is missing or malformed."""
 
 
-class PredictionError(BenchError):
+class PredictionError(TaskInputError):
     """A predictions file (or in-memory predictions) does not match the split it is scored on."""
 
 
-class TaskError(BenchError):
+class TaskError(TaskInputError):
     """An unknown task, split, variant or setting, or an operation a split does not support."""

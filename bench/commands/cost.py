@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from bench.cost import GPU_PEAK_TFLOPS, estimate_for, format_estimate
-from tasks.errors import BenchError
+from bench.errors import BenchError
 
 NAME = "cost"
 HELP = "print the passes, FLOPs and projected GPU hours of evaluating a zoo model on a task's full split"

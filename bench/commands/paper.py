@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench.errors import BenchError
 from bench.paper import PAPER_COLUMNS, is_blip2_row, load_paper_results, paper_csv_text, to_markdown
-from tasks.errors import BenchError
 
 NAME = "paper"
 HELP = "print the BLIP-2 paper's numbers (Tables 2-6, BLIP-2 rows and the compared systems)"

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from bench.errors import BenchError
 from bench.regress import compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
 from tasks.atomic import atomic_write_text
-from tasks.errors import BenchError
 
 NAME = "regress"
 HELP = "compare current runs with a baseline and print a Markdown report (exit 1 on a regression)"

@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from bench.errors import BenchError
 from tasks.atomic import atomic_write_json, atomic_write_text
-from tasks.errors import BenchError
 
 FINGERPRINT = "fingerprint.json"
 LOCK = ".lock"

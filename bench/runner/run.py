@@ -17,9 +17,10 @@ from tqdm import tqdm
 
 import blip2
 import tasks
+from bench.errors import BenchError
 from blip2.checkpoints.hub import WeightsUnavailable
 from tasks.atomic import atomic_write_json
-from tasks.errors import BenchError
+from tasks.errors import TaskInputError
 from tasks.formats.gqa import write_gqa_results
 from tasks.formats.predictions import write_caption_results, write_retrieval_scores
 from tasks.formats.vqa import write_vqa_results
@@ -79,7 +80,7 @@ def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
         task = tasks.get(name)
         try:
             loaded.append((task, task.load(request.data_root, request.split, request.limit)))
-        except BenchError as exc:
+        except TaskInputError as exc:
             problems.append(f"data for {name}: {exc}")
     weights = blip2.missing_weights(request.model, request.arch)
     if weights and problems:  # both missing: say everything before failing

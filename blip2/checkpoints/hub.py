@@ -12,10 +12,12 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
+from ..errors import ModelInputError
+
 LAVIS_URL = "https://storage.googleapis.com/sfr-vision-language-research/LAVIS/models/BLIP2/"
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(ModelInputError, RuntimeError):
     """Released weights could not be found locally or downloaded."""
 
 

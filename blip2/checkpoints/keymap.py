@@ -13,10 +13,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import torch
 
+from ..errors import ModelInputError
+
 Rule = tuple[str, str]
 
 
-class CheckpointKeyError(KeyError):
+class CheckpointKeyError(ModelInputError, KeyError):
     """Raised when a checkpoint does not fit the model: lists the missing and unexpected keys."""
 
     def __init__(self, source: str, missing: Sequence[str], unexpected: Sequence[str]):

@@ -10,8 +10,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from ..errors import ModelInputError
 
-class UnsafeCheckpointError(ValueError):
+
+class UnsafeCheckpointError(ModelInputError, ValueError):
     """A pickled checkpoint that carries more than tensors (code objects, custom classes)."""
 
 

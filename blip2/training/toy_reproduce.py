@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from tasks.errors import BenchError
+from tasks.errors import TaskInputError as BenchError
 
 BACKBONE_LOG = "toy_backbones/log.jsonl"
 

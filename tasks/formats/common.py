@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from tasks.atomic import atomic_write_json
-from tasks.errors import BenchError, DataError
+from tasks.errors import DataError, TaskInputError
 
 _TYPE_NAMES = {int: "an integer", str: "a string", list: "a list", dict: "an object", float: "a number"}
 
@@ -26,7 +26,7 @@ class JsonFile:
     """A JSON file being validated: every failure names the file, the place and the expected layout."""
 
     def __init__(
-        self, path: str | os.PathLike[str], layout: str, error: type[BenchError] = DataError
+        self, path: str | os.PathLike[str], layout: str, error: type[TaskInputError] = DataError
     ) -> None:
         self.path = Path(path)
         self.layout = layout

@@ -9,7 +9,7 @@ import torch
 
 from bench.cli import main
 from blip2.training.toy_reproduce import compare_traces, compare_weights, loss_traces, read_reference
-from tasks.errors import BenchError
+from tasks.errors import TaskInputError as BenchError
 
 
 def test_traces_name_the_first_differing_step():
