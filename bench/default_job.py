@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tasks
-from tasks.toy import DEFAULT_SEED, DEFAULT_SIZE, build
+from toyworld.data import DEFAULT_ROOT, ensure_root
 
-TOY_ROOT = Path("data/toy")
 GENERATION_MODELS: tuple[str, ...] = ("toy-opt", "toy-t5", "toy-opt-coco")
 RETRIEVAL_MODELS: tuple[str, ...] = ("toy-qformer-coco",)
 BATCH_SIZE = 50  # CPU: tiny models, so large batches amortise the per-call overhead of generate()
@@ -24,20 +23,11 @@ BATCH_SIZE = 50  # CPU: tiny models, so large batches amortise the per-call over
 class DefaultJob:
     """Where the default job reads and writes; tests shrink it with `limit` and temporary folders."""
 
-    data_root: Path = TOY_ROOT
+    data_root: Path = DEFAULT_ROOT
     output_dir: Path = Path("results/runs")
     results_dir: Path = Path("results")
     limit: int | None = None
     quiet: bool = False
-
-
-def ensure_toy_root(data_root: str | Path | None = None) -> Path:
-    """The toy data root, generated (seed 0, default size) when it is missing; an existing root is kept."""
-    root = Path(data_root) if data_root else TOY_ROOT
-    if not (root / "manifest.json").is_file():
-        result = build(root, seed=DEFAULT_SEED, size=DEFAULT_SIZE)
-        print(f"wrote the toy data root {result.root}")
-    return root
 
 
 def task_names(kind: str) -> list[str]:
@@ -49,7 +39,7 @@ def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
     """Evaluate every toy model on its tasks and refresh the leaderboard; returns the run folders."""
     from bench.runner.run import RunRequest, run_all
 
-    root = ensure_toy_root(job.data_root)
+    root = ensure_root(job.data_root)
     plan = [(m, task_names("generation")) for m in GENERATION_MODELS]
     plan += [(m, task_names("retrieval")) for m in RETRIEVAL_MODELS]
     folders: list[Path] = []

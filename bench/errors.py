@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from blip2.errors import ModelInputError
 from tasks.errors import TaskInputError
+from toyworld.errors import ToyError
 
 
 class BenchError(ValueError):
     """A problem with a flag, a run folder, a baseline or a results file that the user can fix."""
 
 
-USER_ERRORS: tuple[type[Exception], ...] = (BenchError, TaskInputError, ModelInputError)
+USER_ERRORS: tuple[type[Exception], ...] = (BenchError, TaskInputError, ModelInputError, ToyError)

@@ -19,6 +19,7 @@ from bench.paper import TABLE_TITLES, is_blip2_row
 from bench.tolerance import Tolerances, within
 from blip2 import zoo
 from tasks.atomic import atomic_write, atomic_write_text
+from toyworld import TOY_MODELS
 
 REPRODUCED = "reproduced"
 DIFFERS = "differs"
@@ -143,7 +144,7 @@ def to_markdown(frame: pd.DataFrame, tolerances: Tolerances) -> str:
     for table_no, rows in frame[frame["table"].notna()].groupby("table", sort=True):
         parts += [f"## {TABLE_TITLES.get(int(table_no), f'Table {table_no}')}\n", _md_rows(rows) + "\n"]
     extras = frame[frame["table"].isna()]
-    toy = extras["model"].isin(zoo.TOY_MODELS)
+    toy = extras["model"].isin(TOY_MODELS)
     if toy.any():
         parts += ["## Toy world\n", "The toy models (docs/toy-models.md) on the toy data root; `python -m bench run` "
                   "with no arguments refreshes them.\n", _md_rows(extras[toy]) + "\n"]

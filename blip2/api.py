@@ -96,9 +96,8 @@ def missing_weights(name_or_path: str | Path, arch: str | None = None) -> str | 
     if not entry.released:
         return f"{name}: no released checkpoint exists ({entry.note})"
     if entry.local_dir:
-        folder = entry.local_path()
-        return None if is_native_dir(folder) else (f"{name}: its committed weights {folder} are missing; "
-                                                   "rebuild them with `python -m bench train --recipe toy`")
+        folder = entry.local_dir
+        return None if is_native_dir(folder) else _missing_shipped_weights(entry)
     problems = []
     for source, fetch in ((entry.hf_id, hf_snapshot), (entry.lavis_file, lavis_file)):
         if source:
@@ -108,6 +107,11 @@ def missing_weights(name_or_path: str | Path, arch: str | None = None) -> str | 
             except WeightsUnavailable as exc:
                 problems.append(str(exc))
     return f"{name}: weights are not available locally. Either of these gives them:\n- " + "\n- ".join(problems)
+
+
+def _missing_shipped_weights(entry: zoo.ZooEntry) -> str:
+    return (f"{entry.name}: its committed weights {entry.local_dir} are missing"
+            + (f"; rebuild them with `{entry.rebuild}`" if entry.rebuild else ""))
 
 
 def _load(name: str, arch: str | None, vision_file, llm) -> tuple[Model, dict[str, Any]]:
@@ -142,10 +146,9 @@ def _load_zoo(entry: zoo.ZooEntry, vision_file, llm) -> tuple[Model, dict[str, A
         raise WeightsUnavailable(f"{entry.name}: no released checkpoint exists ({entry.note}). Train it with the "
                                  f"recipes in blip2.training, then pass the output folder as --model.")
     if entry.local_dir:
-        folder = entry.local_path()
+        folder = entry.local_dir
         if not is_native_dir(folder):
-            raise WeightsUnavailable(f"{entry.name}: its committed weights {folder} are missing; rebuild them with "
-                                     "`python -m bench train --recipe toy`")
+            raise WeightsUnavailable(_missing_shipped_weights(entry))
         model, facts = load_native(folder)
         return model, facts | {"source": str(folder), "zoo": entry.name}
     tried = []

@@ -4,14 +4,17 @@ Each entry keeps the architecture (a `Blip2Config` factory) apart from where the
 weights come from (a Hugging Face repo and/or LAVIS files), as timm does. The
 LLM shapes are those of the public `facebook/opt-*` and `google/flan-t5-*`
 configs, so full-size models can be built on the meta device with no download.
+
+Other packages add their own models through :func:`register` (the toy world registers its miniature
+BLIP-2 models there); the zoo itself knows nothing of them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import toy_arch
 from .config import Blip2Config, LLMConfig, QFormerConfig, VisionConfig
 
 # --- frozen LLMs ---------------------------------------------------------------------------------
@@ -68,7 +71,7 @@ def architecture(vit: str, llm: str | None, image_size: int, vqa: bool = False) 
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """A named model: architecture, weight sources, precision and the paper rows it answers to."""
+    """A named model: architecture, weight sources and the paper rows it answers to."""
 
     name: str
     vit: str
@@ -79,37 +82,20 @@ class ZooEntry:
     paper_rows: tuple[str, ...] = ()
     vqa: bool = False
     note: str = ""
-    # GPU precision of the released models; CPU always runs fp32.
-    precision: dict[str, str] = field(default_factory=dict)
-    # Weights committed with the code (our own format), relative to the blip2 package: the toy models.
-    local_dir: str | None = None
+    # An architecture of its own (a registered package's model); None builds the paper's from vit/llm/size.
+    arch: Callable[[], Blip2Config] | None = None
+    # Weights shipped with a package, in our own format (an absolute folder), and how to rebuild them.
+    local_dir: Path | None = None
+    rebuild: str = ""
 
     def config(self) -> Blip2Config:
-        if self.vit == "toy":
-            return toy_arch.architecture(self.llm)
+        if self.arch is not None:
+            return self.arch()
         return architecture(self.vit, self.llm, self.image_size, vqa=self.vqa)
 
     @property
     def released(self) -> bool:
         return bool(self.hf_id or self.lavis_file or self.local_dir)
-
-    @property
-    def is_toy(self) -> bool:
-        return self.vit == "toy"
-
-    def local_path(self) -> Path | None:
-        """The committed weights folder, resolved inside the installed (or cloned) package."""
-        return Path(__file__).parent / self.local_dir if self.local_dir else None
-
-    @property
-    def vision_file(self) -> str:
-        return "eva_vit_g.pth" if self.vit == "vitg" else "clip_vit_L.pth"
-
-    def gpu_precision(self) -> dict[str, str]:
-        family = (toy_arch.LLMS if self.is_toy else LLMS)[self.llm].family if self.llm else None
-        llm = {"opt": "fp16", "t5": "bf16"}.get(family)
-        base = {"vision": "fp16", "qformer": "fp32"} | ({"llm": llm} if llm else {})
-        return base | dict(self.precision)
 
 
 def _e(name, vit, llm, size, hf=None, lavis=None, rows=(), **kw) -> ZooEntry:
@@ -155,18 +141,19 @@ ZOO: dict[str, ZooEntry] = {
            note="no released checkpoint; train it with the VQA recipe"),
         _e("vitg-flant5xl-vqa", "vitg", "flant5xl", 490, rows=["Table 4: BLIP-2 ViT-g FlanT5XL"], vqa=True,
            note="no released checkpoint; train it with the VQA recipe"),
-        # The toy world (docs/toy-models.md): trained by `python -m bench train --recipe toy`, weights committed.
-        _e("toy-qformer", "toy", None, 64, local_dir="toy_models/toy-qformer", note="toy stage-1 Q-Former"),
-        _e("toy-opt", "toy", "toy-opt", 64, local_dir="toy_models/toy-opt", note="toy stage 2, OPT-style LLM"),
-        _e("toy-t5", "toy", "toy-t5", 64, local_dir="toy_models/toy-t5", note="toy stage 2, T5-style LLM"),
-        _e("toy-opt-coco", "toy", "toy-opt", 64, local_dir="toy_models/toy-opt-coco",
-           note="toy-opt fine-tuned for captioning"),
-        _e("toy-qformer-coco", "toy", None, 64, local_dir="toy_models/toy-qformer-coco",
-           note="toy-qformer fine-tuned for retrieval (ViT unfrozen)"),
     ]
 }
 
-TOY_MODELS: tuple[str, ...] = tuple(name for name, entry in ZOO.items() if entry.is_toy)
+
+def register(entry: ZooEntry) -> ZooEntry:
+    """Add a model to the zoo (the one registration point for models defined outside `blip2`).
+
+    Registering the same entry again is a no-op (a module imported twice); another entry under a taken
+    name is refused, so no package can silently replace a paper model."""
+    if entry.name in ZOO and ZOO[entry.name] != entry:
+        raise ValueError(f"the zoo already has a model called {entry.name!r}")
+    ZOO[entry.name] = entry
+    return entry
 
 
 def get(name: str) -> ZooEntry:

@@ -7,6 +7,20 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bench.commands import cost, leaderboard, listing, paper, regress, run, score, toy_data, train
+from bench.commands import (
+    cost,
+    leaderboard,
+    listing,
+    paper,
+    regress,
+    run,
+    score,
+    toy_ceiling,
+    toy_chance,
+    toy_data,
+    toy_itm_negatives,
+    train,
+)
 
-COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, toy_data, train, cost)
+COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, train, cost,
+                                   toy_data, toy_chance, toy_ceiling, toy_itm_negatives)

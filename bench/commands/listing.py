@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import tasks
 from blip2 import zoo
@@ -46,7 +47,7 @@ def format_tasks() -> str:
 
 def _cached(entry: zoo.ZooEntry) -> str:
     if entry.local_dir:
-        return "yes (committed)" if (entry.local_path() / "model.safetensors").is_file() else "no"
+        return "yes (committed)" if (entry.local_dir / "model.safetensors").is_file() else "no"
     found = []
     for source, fetch, label in ((entry.hf_id, hf_snapshot, "hf"), (entry.lavis_file, lavis_file, "lavis")):
         if source:
@@ -56,6 +57,14 @@ def _cached(entry: zoo.ZooEntry) -> str:
             except WeightsUnavailable:
                 pass
     return ", ".join(found) if found else "no"
+
+
+def _shipped(folder) -> str:
+    """A shipped weights folder, relative to the working folder when it lies below it."""
+    try:
+        return str(folder.relative_to(Path.cwd()))
+    except ValueError:
+        return str(folder)
 
 
 def _params(n: int) -> str:
@@ -71,7 +80,7 @@ def format_models() -> str:
     for name in zoo.names():
         e = zoo.get(name)
         sources = ", ".join(filter(None, [e.hf_id and f"hf:{e.hf_id}", e.lavis_file and f"lavis:{e.lavis_file}",
-                                          e.local_dir and f"repo:blip2/{e.local_dir}"]))
+                                          e.local_dir and f"shipped:{_shipped(e.local_dir)}"]))
         c = counts[name]
         lines.append(f"| {name} | {e.image_size} | {sources or 'no released checkpoint'} | {_cached(e)} | "
                      f"{c['trainable'] / 1e6:.1f}M | {_params(c['total'])} | {'; '.join(e.paper_rows)} |")

@@ -10,15 +10,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from tasks.toy import DEFAULT_SEED, DEFAULT_SIZE, SIZE_PRESETS, build
+from toyworld.data import DEFAULT_ROOT, DEFAULT_SEED, DEFAULT_SIZE, SIZE_PRESETS, build
 
 NAME = "toy-data"
 HELP = "generate the toy data root (procedural shape scenes in every task's official files)"
-DEFAULT_OUT = Path("data/toy")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"output folder (default: {DEFAULT_OUT})")
+    parser.add_argument("--out", type=Path, default=DEFAULT_ROOT, help=f"output folder (default: {DEFAULT_ROOT})")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})")
     parser.add_argument(
         "--size",

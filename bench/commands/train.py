@@ -14,8 +14,8 @@ HELP = "run a training recipe (stage 1, stage 2, caption / VQA / retrieval fine-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", required=True,
-                        help="recipe name (see blip2/training/recipes/) or a JSON file; 'toy' rebuilds every toy "
-                             "checkpoint, 'toy-findings' runs the toy Figure 5 / Table 6 ablations")
+                        help="recipe name (blip2/training/recipes/, toyworld/recipes/) or a JSON file; 'toy' "
+                             "rebuilds every toy checkpoint, 'toy-findings' runs the toy Figure 5 / Table 6 ablations")
     parser.add_argument("--data-root", help="data root (default: $BLIP2_DATA, then ./data)")
     parser.add_argument("--output", default="results/train", help="folder for <recipe>/{model,checkpoint,log.jsonl}")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -41,11 +41,25 @@ def run(args: argparse.Namespace) -> int:
     from blip2.training.run import run_recipe
 
     if args.recipe in ("toy", "toy-findings"):
-        from bench.toy_train import run_toy
+        from toyworld.train import run_toy
 
-        return run_toy(args.recipe, args.data_root, Path(args.output), _overrides(args.set), quiet=args.quiet)
+        return run_toy(args.recipe, args.data_root, Path(args.output), _overrides(args.set), evaluate_folder,
+                       quiet=args.quiet)
     recipe = load_recipe(args.recipe).with_overrides(_overrides(args.set))
     result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet)
     print(f"{recipe.name}: {result.steps} steps, final loss {result.losses[-1]:.4f}; "
           f"model saved to {result.output_dir / 'model'}")
     return 0
+
+
+def evaluate_folder(model: Path, name: str, task_names: list[str], runs: Path) -> dict[str, dict]:
+    """Evaluate a trained model folder on tasks (the toy findings' evaluator): {task: {metric: value}}."""
+    from bench.runner.run import RunRequest, run_all
+
+    request = RunRequest(tasks=task_names, model=str(model), data_root=None, output_dir=str(runs), name=name,
+                         batch_size=50, quiet=True)
+    out = {}
+    for folder in run_all(request):
+        record = json.loads((folder / "metrics.json").read_text())
+        out[record["task"]] = {k: round(v, 2) for k, v in record["metrics"].items() if isinstance(v, (int, float))}
+    return out

@@ -80,10 +80,19 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
+# Folders of shipped recipes: this package's own, then those other packages register (the toy world's).
+_FOLDERS: list[Path] = [Path(str(resources.files(__package__) / "recipes"))]
+
+
+def register_recipe_folder(folder: Path) -> None:
+    """Make the recipes in `folder` loadable by name (the one registration point for outside recipes)."""
+    if folder not in _FOLDERS:
+        _FOLDERS.append(folder)
+
+
 def recipe_names() -> list[str]:
-    """The recipes shipped with the package."""
-    folder = resources.files(__package__) / "recipes"
-    return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
+    """The recipes shipped with the package and with registered packages."""
+    return sorted(p.name.removesuffix(".json") for folder in _FOLDERS for p in folder.glob("*.json"))
 
 
 def load_recipe(name_or_path: str | Path) -> Recipe:
@@ -92,10 +101,10 @@ def load_recipe(name_or_path: str | Path) -> Recipe:
     if path.suffix == ".json" and path.exists():
         text = path.read_text()
     else:
-        file = resources.files(__package__) / "recipes" / f"{name_or_path}.json"
-        if not file.is_file():
+        files = [folder / f"{name_or_path}.json" for folder in _FOLDERS if (folder / f"{name_or_path}.json").is_file()]
+        if not files:
             raise KeyError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(recipe_names())}")
-        text = file.read_text()
+        text = files[0].read_text()
     data = json.loads(text)
     data.pop("$comment", None)
     if "betas" in data:

@@ -1,0 +1,54 @@
+"""`python -m bench run` with no arguments: makes the toy root, evaluates every committed toy model on its
+tasks, writes the runs and the leaderboard's Toy world section (here on a --limit subset)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.cli import main
+from bench.default_job import GENERATION_MODELS, RETRIEVAL_MODELS, task_names
+from blip2 import zoo
+from toyworld import TOY_MODELS
+
+
+@pytest.fixture(scope="module")
+def default_job(tmp_path_factory, committed_toy_models):
+    here = tmp_path_factory.mktemp("fresh-clone")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(here)  # a fresh checkout: no data/toy, no results/
+        assert main(["run", "--limit", "2", "--quiet"]) == 0
+    return here
+
+
+def test_it_generates_the_toy_root(default_job):
+    assert (default_job / "data/toy/manifest.json").is_file()
+
+
+def test_every_toy_model_runs_on_every_task_of_its_kind(default_job):
+    runs = default_job / "results/runs"
+    expected = {(m, t) for m in GENERATION_MODELS for t in task_names("generation")}
+    expected |= {(m, t) for m in RETRIEVAL_MODELS for t in task_names("retrieval")}
+    found = set()
+    for path in runs.glob("*/*/metrics.json"):
+        record = json.loads(path.read_text())
+        found.add((record["model"], record["task"]))
+        assert record["provenance"]["zoo"] == record["model"]
+        assert record["settings"]["limit"] == 2
+        assert record["metrics"], path
+    assert found == expected
+    assert len(task_names("generation")) == 5 and len(task_names("retrieval")) == 2
+
+
+def test_the_leaderboard_has_a_toy_section(default_job):
+    board = (default_job / "results/leaderboard.md").read_text()
+    toy = board.split("## Toy world", 1)[1]
+    for model in (*GENERATION_MODELS, *RETRIEVAL_MODELS):
+        assert f"| {model} |" in toy
+    assert set(GENERATION_MODELS + RETRIEVAL_MODELS) <= set(TOY_MODELS)
+
+
+def test_half_the_arguments_is_an_error(capsys):
+    assert main(["run", "--task", "vqav2"]) == 2
+    assert "--model" in capsys.readouterr().err

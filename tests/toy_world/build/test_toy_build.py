@@ -1,0 +1,155 @@
+"""`bench train --recipe toy` runs the whole chain (backbones -> stage 1 -> stage 2 -> fine-tuning) and its
+outputs are ordinary blip2 models of the toy architecture; stage 2 really starts from stage 1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import blip2
+from bench.cli import main
+from blip2 import zoo
+from toyworld import TOY_MODELS
+from blip2.training import load_recipe
+from blip2.training.init import from_stage1
+from blip2.training.objectives import stage1_loss
+from toyworld.build import EXPORTS, RECIPES, export_models
+
+
+@pytest.fixture(scope="module")
+def toy_build(small_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy-train")
+    code = main(["train", "--recipe", "toy", "--data-root", str(small_root), "--output", str(out), "--quiet",
+                 "--set", "scale=0.004", "--set", "export=false"])
+    assert code == 0
+    return out
+
+
+def test_every_step_trains_logs_and_saves(toy_build):
+    report = json.loads((toy_build / "toy_build.json").read_text())
+    assert set(RECIPES) <= set(report["seconds"]) and {"backbone_vit", "backbone_opt", "backbone_t5"} <= set(
+        report["seconds"])
+    for name in RECIPES:
+        log = [json.loads(x) for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
+        assert log and all("loss" in r and r["loss"] == r["loss"] for r in log), name
+        assert (toy_build / name / "model" / "model.safetensors").is_file()
+    backbone_log = (toy_build / "toy_backbones" / "log.jsonl").read_text().splitlines()
+    assert {json.loads(x)["backbone"] for x in backbone_log} == {"vit", "OPT", "T5"}
+    vit = json.loads((toy_build / "toy_backbones" / "vit" / "metrics.json").read_text())
+    assert vit["fresh_scenes"] == 64  # 16000 scaled by 0.004
+    assert set(vit["held_out"]) == {"all", "shape", "colour", "size", "empty", "background_colour",
+                                    "background_style"}
+    assert all(0 <= v <= 100 for v in vit["held_out"].values())
+    # every step's loss, so that a rebuild can be compared with the committed build step by step
+    assert set(report["losses"]) == {"backbone_vit", "backbone_opt", "backbone_t5", *RECIPES}
+    for name in RECIPES:
+        log = [json.loads(x)["loss"] for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
+        assert report["losses"][name] == log, name
+    assert len(report["losses"]["backbone_vit"]) == sum(json.loads(x)["backbone"] == "vit" for x in backbone_log)
+
+
+def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
+    first, again = {}, {}
+    exported = export_models(toy_build, tmp_path, first)
+    assert set(first.values()) == {"new"}
+    export_models(toy_build, tmp_path, again)  # the same weights over themselves
+    assert all(v.startswith("identical") for v in again.values()), again
+    assert set(exported) == set(EXPORTS)
+    for name, folder in exported.items():
+        model = blip2.load_model(folder)
+        assert model.cfg == zoo.get(name).config(), name
+        tensors = load_file(f"{folder}/model.safetensors")
+        assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
+        assert model.tokenizer is not None
+
+
+def test_stage2_starts_from_the_stage1_qformer(toy_build):
+    stage1 = blip2.load_model(toy_build / "toy_stage1" / "model")
+    stage2 = from_stage1(stage1, zoo.get("toy-opt").config())
+    s1, s2 = stage1.qformer.state_dict(), stage2.qformer.state_dict()
+    assert s2.keys() < s1.keys()  # the text branch is dropped
+    assert all(torch.equal(s1[k], s2[k]) for k in s2)
+    assert all(torch.equal(v, stage2.vision.state_dict()[k]) for k, v in stage1.vision.state_dict().items())
+
+
+def test_frozen_backbones_are_loaded_into_the_recipes(toy_build):
+    stage1 = blip2.load_model(toy_build / "toy_stage1" / "model")
+    vit = load_file(str(toy_build / "toy_backbones" / "vit" / "vision.safetensors"))
+    trunk = {k.removeprefix("trunk."): v for k, v in vit.items() if k.startswith("trunk.")}
+    assert all(torch.equal(stage1.vision.trunk.state_dict()[k], v) for k, v in trunk.items())  # stayed frozen
+    opt = blip2.load_model(toy_build / "toy_stage2_opt" / "model")
+    from transformers import AutoModelForCausalLM
+
+    llm = AutoModelForCausalLM.from_pretrained(toy_build / "toy_backbones" / "opt")
+    assert all(torch.equal(opt.llm.state_dict()[k], v) for k, v in llm.state_dict().items())
+
+
+def test_itc_itm_objectives_drop_the_itg_loss(toy_build, small_root):
+    from blip2.training.run import recipe_dataset
+    from blip2.training.trainer import collate
+
+    model = blip2.load_model(toy_build / "toy_stage1" / "model")
+    recipe = load_recipe("toy_stage1")
+    batch = collate([recipe_dataset(recipe, small_root, model)[i] for i in range(4)])
+    torch.manual_seed(0)
+    full, parts = stage1_loss(model, batch, recipe)
+    torch.manual_seed(0)
+    ablated, _ = stage1_loss(model, batch, recipe.with_overrides({"objectives": ["itc", "itm"]}))
+    assert full.item() == pytest.approx(parts["itc"] + parts["itm"] + parts["itg"], rel=1e-5)
+    assert ablated.item() == pytest.approx(parts["itc"] + parts["itm"], rel=1e-5)
+
+
+def test_toy_recipes_are_the_paper_recipes_scaled_down():
+    for name in RECIPES:
+        recipe = load_recipe(name)
+        assert recipe.weight_decay == 0.05 and recipe.model in TOY_MODELS
+        assert recipe.freeze_vit is (recipe.stage in ("stage1", "stage2"))
+        assert recipe.betas == ((0.9, 0.98) if recipe.stage in ("stage1", "stage2") else (0.9, 0.999))
+    assert load_recipe("toy_stage2_opt").min_lr == load_recipe("toy_stage2_opt").lr / 2
+    with pytest.raises(ValueError, match="objectives"):
+        load_recipe("toy_stage1").with_overrides({"objectives": ["itc", "mlm"]})
+
+
+def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_root, tmp_path, monkeypatch):
+    """`bench train --recipe toy-findings` (tiny scale): Figure 5's stage 2 from a fresh Q-Former and
+    Table 6's ITC+ITM-only stage 1 + retrieval are trained under their own names, evaluated beside the
+    reference models, and written as JSON and Markdown."""
+    from toyworld.analyses.findings import FIG5_TASKS, TABLE6_TASKS, run_findings
+
+    monkeypatch.setenv("BLIP2_DATA", str(small_root))  # run_findings only sets it when unset
+    findings = run_findings(small_root, toy_build, scale=0.004, progress=False, results=tmp_path)
+    for family in ("opt", "t5"):
+        rows = findings["figure5"][family]
+        assert set(rows) == {"with stage 1", "without stage 1"}
+        assert all(set(rows[label]) == set(FIG5_TASKS) for label in rows)
+        ablated = blip2.load_model(toy_build / f"toy_stage2_{family}_no_stage1" / "model")
+        reference = blip2.load_model(toy_build / f"toy_stage2_{family}" / "model")
+        assert not torch.equal(ablated.qformer.query_tokens, reference.qformer.query_tokens)
+    assert set(findings["table6"]) == {"ITC+ITM+ITG", "ITC+ITM"}
+    assert all(set(by_task) == set(TABLE6_TASKS) for by_task in findings["table6"].values())
+    assert (toy_build / "toy_stage1_no_itg" / "model").is_dir()
+    assert (toy_build / "toy_retrieval_no_itg" / "model").is_dir()
+    assert json.loads((tmp_path / "toy-findings.json").read_text())["table6"] == findings["table6"]
+    markdown = (tmp_path / "toy-findings.md").read_text()
+    assert "## Figure 5" in markdown and "## Table 6" in markdown and "| ITC+ITM |" in markdown
+
+
+def test_a_rebuild_retraces_the_recorded_build_step_by_step(toy_build, small_root, tmp_path, monkeypatch, capsys):
+    """The same tiny build again, compared with the first one's record (one step altered on purpose):
+    every other backbone and recipe retraces it loss for loss."""
+    record = json.loads((toy_build / "toy_build.json").read_text())
+    record["losses"]["toy_stage1"][1] += 1.0
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "toy_build.json").write_text(json.dumps(record))
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", "--recipe", "toy", "--data-root", str(small_root), "--output", "again", "--quiet",
+                 "--set", "scale=0.004", "--set", "export=false"])
+    assert code == 0
+    lines = {line.split(":")[0].strip(): line for line in capsys.readouterr().out.splitlines()
+             if "loss trace vs" in line}
+    assert set(lines) == set(record["losses"])
+    assert "first differs at step 2" in lines["toy_stage1"]
+    assert all("identical" in line for name, line in lines.items() if name != "toy_stage1"), lines

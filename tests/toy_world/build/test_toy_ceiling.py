@@ -1,0 +1,54 @@
+"""The text reference of the toy VQA numbers (`toyworld.analyses.ceiling`): the committed toy LLMs answering from
+the scene in words must actually use those words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import tasks
+from toyworld.analyses.ceiling import caption_pool, ceiling_metrics, retrieval_ceiling, scene_words
+from toyworld.data.config import SCENES
+from toyworld.data.scenes import Scene
+
+
+@pytest.mark.parametrize("model", ["toy-opt", "toy-t5"])
+def test_true_scene_words_beat_another_scenes_words(model, default_root, committed_toy_models):
+    words = scene_words(default_root)
+    keys = sorted(words)
+    rotated = {k: words[keys[(i + 7) % len(keys)]] for i, k in enumerate(keys)}  # every image: another's scene
+    true = ceiling_metrics(default_root, model, limit=40, words=words)
+    wrong = ceiling_metrics(default_root, model, limit=40, words=rotated)
+    assert set(true) == {("vqav2", "val"), ("okvqa", "test"), ("gqa", "test-dev")}
+    assert true[("vqav2", "val")]["accuracy"] > wrong[("vqav2", "val")]["accuracy"] + 10
+
+
+def test_scene_words_are_the_complete_descriptions(default_root):
+    scenes = json.loads((default_root / SCENES).read_text())
+    key, scene = next(iter(scenes.items()))
+    text = scene_words(default_root)[key]
+    assert all(o["shape"] in text and o["colour"] in text for o in scene["objects"])
+
+
+def test_a_root_without_scenes_names_the_file_and_the_fix(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"scenes\.json.*bench toy-data"):
+        scene_words(tmp_path)
+
+
+def test_caption_pool_regenerates_every_test_caption(default_root):
+    """The retrieval ceiling is only right if the pool covers what the generator wrote."""
+    loaded = tasks.get("coco_retrieval").load(default_root, limit=20)
+    scenes = json.loads((default_root / SCENES).read_text())
+    for i, path in enumerate(loaded.image_paths):
+        scene = Scene.from_dict(scenes[Path(path).relative_to(default_root.absolute()).as_posix()])
+        pool = caption_pool(scene)
+        for t in loaded.img2txt[i]:
+            assert " ".join(loaded.texts[t].lower().split()) in pool
+
+
+def test_retrieval_ceiling_counts_captions_true_of_several_images(default_root):
+    ceiling = retrieval_ceiling(default_root, "coco_retrieval")
+    assert 5 < ceiling["ambiguous_texts"] < 100
+    assert 0 < ceiling["IR@1"] < 100 and ceiling["TR@1"] <= 100

@@ -1,0 +1,62 @@
+"""Pieces of the toy build that decide what its models can learn: the Q-Former's init scale, the toy ViT's
+whole-image content labels, and which tokens the toy OPT is taught to predict."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from toyworld import arch as toy_arch
+from blip2.models.build import build_model
+from blip2.training.init import init_std, init_trainable
+from toyworld.backbones.vision import CONTENT_LABELS, scene_content
+from toyworld.data.scenes import COLOURS, SHAPES
+
+
+def test_init_std_is_berts_at_base_width_and_rescaled_when_narrower():
+    assert init_std(768) == pytest.approx(0.02)
+    assert init_std(96) == pytest.approx(0.02 * math.sqrt(8))
+
+
+def test_a_from_scratch_toy_qformer_starts_at_its_width_scaled_std():
+    model = build_model(toy_arch.architecture(None))
+    init_trainable(model, seed=0)
+    weights = torch.cat([m.weight.flatten() for m in model.qformer.modules() if isinstance(m, torch.nn.Linear)])
+    assert weights.std().item() == pytest.approx(init_std(96), rel=0.02)
+    assert model.qformer.query_tokens.std().item() == pytest.approx(init_std(96), rel=0.1)
+
+
+def test_scene_content_names_every_object_and_the_count():
+    scene = {"objects": [{"shape": SHAPES[1], "colour": "red"}, {"shape": SHAPES[4], "colour": "blue"}]}
+    hot = scene_content(scene)
+    colours = list(COLOURS)
+    n_shapes, n_colours = len(SHAPES), len(colours)
+    assert len(hot) == CONTENT_LABELS
+    assert [i for i in range(n_shapes) if hot[i]] == [1, 4]
+    assert [colours[i] for i in range(n_colours) if hot[n_shapes + i]] == sorted(["red", "blue"], key=colours.index)
+    pairs = [i - n_shapes - n_colours for i in range(n_shapes + n_colours, CONTENT_LABELS - 3) if hot[i]]
+    assert pairs == sorted([1 * n_colours + colours.index("red"), 4 * n_colours + colours.index("blue")])
+    assert hot[-3:] == [0.0, 1.0, 0.0]  # two objects
+    assert sum(hot) == 2 + 2 + 2 + 1
+
+
+def test_the_toy_opt_learns_no_loss_on_the_scene_it_is_given(small_root):
+    from toyworld.backbones import corpus as toy_corpus
+    from toyworld.backbones.llms import _pad, opt_labels
+
+    docs = toy_corpus.toy_documents(small_root)
+    tokenizer = toy_corpus.opt_tokenizer(toy_corpus.corpus_text(small_root))
+    scene_doc = next(d for d in docs if d.context and d.kind == "qa")
+    fact_doc = min((d for d in docs if not d.context), key=lambda d: len(d.question) + len(d.text))
+    (scene_ids, n_scene), (fact_ids, n_fact) = (toy_corpus.opt_sequence(tokenizer, d) for d in (scene_doc, fact_doc))
+    assert n_scene == len(tokenizer(scene_doc.context, add_special_tokens=False).input_ids) > 0
+    assert scene_ids[n_scene] == tokenizer.bos_token_id and n_fact == 0 and fact_ids[0] == tokenizer.bos_token_id
+    assert len(fact_ids) < len(scene_ids)  # so the fact's row below has padding
+    ids, mask = _pad([scene_ids, fact_ids], tokenizer.pad_token_id)
+    labels = opt_labels(ids, mask, [n_scene, n_fact])
+    assert (labels[0, :n_scene] == -100).all()  # the scene: given, not predicted
+    assert torch.equal(labels[0, n_scene:len(scene_ids)], ids[0, n_scene:len(scene_ids)])  # </s>, question, answer
+    assert torch.equal(labels[1, : len(fact_ids)], ids[1, : len(fact_ids)])  # no scene: every token is learned
+    assert (labels[1, len(fact_ids):] == -100).all()  # padding

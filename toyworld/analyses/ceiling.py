@@ -1,0 +1,119 @@
+"""References for the toy numbers, from the other side than the chance levels (`toyworld.analyses.chance`).
+
+- VQA, the text reference: each toy LLM answers the questions from the scene *in words* (the complete
+  description its training documents put before a question), no image involved. A zero-shot BLIP-2
+  answers from a soft visual prompt that stands in for that description, through the same frozen LLM,
+  so this is what the LLM can do with everything the image holds, in the form it learned. Scored by the
+  tasks' own scorers.
+- Retrieval, the caption-ambiguity ceiling: many toy captions are true of several test images ("two
+  shapes on a grainy background"); a ranker that knows exactly which texts are true of which images, and
+  breaks ties at random, still has an expected R@1 below 100.
+
+    python -m bench toy-ceiling [--data-root D] [--model toy-opt,toy-t5]
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from pathlib import Path
+
+import tasks
+from blip2 import api
+from toyworld.backbones.llms import answer_from_text
+from toyworld.data.config import SCENES
+from toyworld.data.language import captions, describe
+from toyworld.data.scenes import Scene
+from toyworld.errors import ToyError
+
+MODELS: tuple[str, ...] = ("toy-opt", "toy-t5")
+
+
+def read_scenes(root: Path) -> dict[str, dict]:
+    """The toy root's scenes file, keyed by image path under the root."""
+    path = root / SCENES
+    if not path.is_file():
+        raise ToyError(f"{path}: no toy scene file; the toy references need a toy data root "
+                                "(`python -m bench toy-data --out DIR`)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def scene_key(root: Path, image_path: str | Path, known: Mapping[str, object], what: str) -> str:
+    """The scenes-file key of an image of a loaded split, checked to be there."""
+    key = Path(image_path).relative_to(root).as_posix()
+    if key not in known:
+        raise KeyError(f"{root / SCENES}: no scene for image {key} ({what})")
+    return key
+
+
+def scene_words(root: Path) -> dict[str, str]:
+    """Every toy image's complete description, keyed by its path under the data root."""
+    return {key: describe(Scene.from_dict(s)) + "." for key, s in read_scenes(root).items()}
+
+
+def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
+                    words: Mapping[str, str] | None = None) -> dict[tuple[str, str], dict]:
+    """{(task, split): metrics} of `model_name`'s frozen LLM answering each VQA-kind task from the scene in
+    words, on the task's default split. `words` replaces the descriptions (tests give wrong ones)."""
+    root = Path(root).absolute()
+    words = scene_words(root) if words is None else words
+    model = api.load_model(model_name)
+    family = model.cfg.llm.family
+    out = {}
+    for name in tasks.names():
+        task = tasks.get(name)
+        if task.kind != "vqa":
+            continue
+        loaded = task.load(root, limit=limit)
+        settings = task.settings(family)  # the zero-shot run's own beams, token limits and length penalty
+        generate = {"num_beams": settings.num_beams, "max_new_tokens": settings.max_new_tokens,
+                    "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
+        predictions = {}
+        for s in loaded.samples:
+            key = scene_key(root, s.image_path, words, f"question {s.sample_id}")
+            predictions[s.sample_id] = answer_from_text(model.llm, model.tokenizer, words[key], s.question or "",
+                                                        family, **generate)
+        out[(name, loaded.split)] = task.score(predictions, loaded, allow_empty=True)["metrics"]
+    return out
+
+
+def caption_pool(scene: Scene, draws: int = 400) -> set[str]:
+    """Every caption the toy generator writes for `scene` (its templates' random choices, drawn `draws`
+    times), normalised as `normal_caption` does."""
+    pool: set[str] = set()
+    for seed in range(draws):
+        pool |= {normal_caption(c) for c in captions(scene, random.Random(seed))}
+    return pool
+
+
+def normal_caption(text: str) -> str:
+    """A caption lower-cased with single spaces: how the caption pools and the texts are compared."""
+    return " ".join(text.lower().split())
+
+
+def retrieval_ceiling(root: str | Path, task_name: str) -> dict[str, float]:
+    """Expected TR@1 / IR@1 (percent) of an oracle that knows which test texts are true of which test
+    images, ties broken at random, and the share of texts that are true of more than one image.
+
+    TR@1: the oracle ranks the texts true of an image by how few images they are true of, so R@1 is the
+    chance that the most specific ones are the image's own. IR@1: 1 / (images the text is true of).
+    """
+    root = Path(root).absolute()
+    scenes = read_scenes(root)
+    loaded = tasks.get(task_name).load(root)
+    pools = [caption_pool(Scene.from_dict(scenes[scene_key(root, path, scenes, task_name)]))
+             for path in loaded.image_paths]
+    true_of = []
+    for t, text in enumerate(loaded.texts):
+        normal = normal_caption(text)
+        true_of.append({i for i, pool in enumerate(pools) if normal in pool} | {loaded.txt2img[t]})
+    ir = [1 / len(images) for images in true_of]
+    tr = []
+    for i in range(len(pools)):
+        candidates = [(len(images), loaded.txt2img[t] == i) for t, images in enumerate(true_of) if i in images]
+        best = min(n for n, _ in candidates)
+        top = [own for n, own in candidates if n == best]
+        tr.append(sum(top) / len(top))
+    return {"TR@1": round(100 * sum(tr) / len(tr), 2), "IR@1": round(100 * sum(ir) / len(ir), 2),
+            "ambiguous_texts": round(100 * sum(len(x) > 1 for x in true_of) / len(true_of), 2)}

@@ -1,0 +1,178 @@
+"""Text-only training documents for the toy LLMs, and the project-made toy tokenizers.
+
+The frozen LLMs of BLIP-2 learned language, and facts about the world, from text alone. The toy LLMs do
+the same from the toy training sets: each document is a scene *described in words* (the context the
+soft visual prompt later stands in for) followed by a caption of it, or by a question and its answer
+in the prompt format of each LLM family. No document ever contains an image.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import transformers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+
+from tasks.formats import read_gqa_questions, read_karpathy, read_vqa_annotations, read_vqa_questions
+from toyworld.arch import LLM_VOCAB, QFORMER_VOCAB
+from toyworld.data.config import SCENES, TRAINING_SETS
+from toyworld.data.language import describe, knowledge_sentences
+from toyworld.data.scenes import Scene
+
+# The zero-shot VQA prompts of the paper (and of tasks/), which the toy LLMs learn as text formats.
+OPT_QA = "Question: {} Answer:"
+T5_QA = "Question: {} Short answer:"
+# The captioning prompt of the fine-tuned models (paper Sec. 4.2): web text often puts it before a
+# caption, so the toy OPT sees it before some captions too.
+CAPTION_PROMPT = "a photo of"
+
+
+@dataclass(frozen=True)
+class Doc:
+    """A scene in words, then text about it: a caption, or a question (`prompt`) with its `answer`."""
+
+    context: str
+    text: str
+    kind: str  # "caption", "qa" or "fact"
+    question: str = ""
+    prompt: str = ""  # a caption's lead-in (`CAPTION_PROMPT`), or none
+
+
+def _scene_words(root: Path) -> dict[str, str]:
+    scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
+    return {path: describe(Scene.from_dict(s)) + "." for path, s in scenes.items() if s["set"] in TRAINING_SETS}
+
+
+def toy_documents(data_root: str | Path) -> list[Doc]:
+    """Captions and question-answer pairs of the toy training sets, each after its scene in words."""
+    root = Path(data_root)
+    words = _scene_words(root)
+    docs: list[Doc] = []
+    for split in ("train", "restval"):
+        for image in read_karpathy(root / "coco/annotations/dataset_coco.json", split=split, coco=True):
+            context = words.get(f"coco/images/{image.filepath}/{image.filename}")
+            if context is not None:
+                docs += [Doc(context, sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
+                         for i, sentence in enumerate(image.sentences)]
+    questions = read_vqa_questions(root / "vqav2/v2_OpenEnded_mscoco_train2014_questions.json")
+    answers = read_vqa_annotations(root / "vqav2/v2_mscoco_train2014_annotations.json")
+    for q in questions:
+        context = words.get(f"coco/images/train2014/COCO_train2014_{q.image_id:012d}.jpg")
+        if context is not None:
+            docs.append(Doc(context, answers[q.question_id]["multiple_choice_answer"], "qa", q.question))
+    for g in read_gqa_questions(root / "gqa/train_balanced_questions.json").values():
+        context = words.get(f"gqa/images/{g.image_id}.jpg")
+        if context is not None:
+            docs.append(Doc(context, g.answer, "qa", g.question))
+    for line in knowledge_sentences():  # world facts (OK-VQA) with no scene: "question: ... answer: ..."
+        question, _, answer = line.partition(" answer: ")
+        if question.startswith("question: "):
+            docs.append(Doc("", answer, "qa", question.removeprefix("question: ")))
+        else:
+            docs.append(Doc("", line, "fact"))
+    return docs
+
+
+def corpus_text(data_root: str | Path) -> list[str]:
+    """Plain lines for tokenizer training: every context, caption, question and answer."""
+    docs = toy_documents(data_root)
+    lines = {d.context for d in docs} | {d.text for d in docs} | {d.question for d in docs}
+    return sorted(x for x in lines if x) + [OPT_QA, T5_QA, CAPTION_PROMPT]
+
+
+# --- tokenizers ------------------------------------------------------------------------------------
+
+
+def opt_tokenizer(lines: list[str], vocab_size: int = LLM_VOCAB) -> transformers.PreTrainedTokenizerFast:
+    """OPT-style byte-level BPE: `</s>` (id 2) prepended as bos, pad id 1, lower-cased, "\\n" one token."""
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    tok.train_from_iterator(lines, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(single="</s> $A", special_tokens=[("</s>", 2)])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="</s>", eos_token="</s>",
+                                                pad_token="<pad>", unk_token="<unk>")
+
+
+def t5_tokenizer(lines: list[str], vocab_size: int = LLM_VOCAB) -> transformers.PreTrainedTokenizerFast:
+    """T5-style BPE: pad 0, eos 1, unk 2, lower-cased, `</s>` appended to every text."""
+    tok = Tokenizer(models.BPE(unk_token="<unk>"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    chars = sorted({c for line in lines for c in line.lower()} | set("0123456789abcdefghijklmnopqrstuvwxyz?.,:'"))
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<pad>", "</s>", "<unk>"],
+                                  initial_alphabet=chars, show_progress=False)
+    tok.train_from_iterator(lines, trainer=trainer)
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    return transformers.PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="</s>", pad_token="<pad>",
+                                                unk_token="<unk>")
+
+
+def qformer_tokenizer(lines: list[str]) -> transformers.PreTrainedTokenizerFast:
+    """bert-base-uncased-style WordPiece over the toy words (+ characters), with `[DEC]` as bos."""
+    words = sorted({w for line in lines for w in _bert_words(line)})
+    chars = list("abcdefghijklmnopqrstuvwxyz0123456789?.,:;'-!")
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[DEC]"]
+    vocab_list = list(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words))
+    if len(vocab_list) > QFORMER_VOCAB:
+        raise ValueError(f"toy Q-Former vocabulary has {len(vocab_list)} tokens > {QFORMER_VOCAB}")
+    vocab = {t: i for i, t in enumerate(vocab_list)}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tok.decoder = decoders.WordPiece()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", vocab["[CLS]"]), ("[SEP]", vocab["[SEP]"])])
+    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]",
+                                                cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]",
+                                                bos_token="[DEC]")
+    return fast
+
+
+def _bert_words(line: str) -> list[str]:
+    out, word = [], ""
+    for c in line.lower():
+        if c.isalnum():
+            word += c
+        else:
+            if word:
+                out.append(word)
+            word = ""
+    return out + ([word] if word else [])
+
+
+# --- token sequences -------------------------------------------------------------------------------
+
+
+def opt_sequence(tokenizer, doc: Doc) -> tuple[list[int], int]:
+    """([scene in words] </s> [caption | "Question: q Answer: a"] "\\n", number of scene tokens): the soft
+    prompt will take the place of the scene, and BLIP-2's OPT bridge puts `</s>` between the queries and
+    the text. The scene tokens carry no loss (`llms.opt_labels`): the LLM is to use a scene it
+    is given, as the soft prompt will be given, not to write scenes."""
+    if doc.kind == "qa":
+        text = OPT_QA.format(doc.question) + " " + doc.text
+    else:
+        text = f"{doc.prompt} {doc.text}" if doc.prompt else doc.text
+    context = tokenizer(doc.context, add_special_tokens=False).input_ids if doc.context else []
+    body = tokenizer(text + "\n", add_special_tokens=False).input_ids
+    return context + [tokenizer.bos_token_id] + body, len(context)
+
+
+def t5_pair(tokenizer, doc: Doc, rng: random.Random) -> tuple[list[int], list[int]]:
+    """(encoder ids, decoder target ids): scene in words + prompt -> answer, or a caption prefix -> the rest
+    (FlanT5's prefix-LM format of stage 2)."""
+    if doc.kind == "qa":
+        prompt, target = T5_QA.format(doc.question), doc.text
+    else:
+        words = doc.text.split()
+        cut = rng.randint(0, len(words) - 1)
+        prompt, target = " ".join(words[:cut]), " ".join(words[cut:])
+    source = " ".join(x for x in (doc.context, prompt) if x)
+    return tokenizer(source).input_ids, tokenizer(target).input_ids

@@ -1,0 +1,173 @@
+"""`bench train --recipe toy`: rebuild every toy checkpoint, from the frozen backbones to the fine-tuned models.
+
+Order (each step reads the previous one's folder under the output root):
+backbones (ViT, OPT, T5, Q-Former tokenizer) -> toy_stage1 -> toy_stage2_opt / toy_stage2_t5 ->
+toy_caption_opt, toy_retrieval. `export_models` then writes the zoo's committed toy weights.
+`scale` shrinks every step count (tests run the whole chain in seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from blip2.checkpoints.native import WEIGHTS_NAME
+from blip2.training.recipe import Recipe, load_recipe
+from tasks.atomic import atomic_write_text
+from toyworld.backbones import llms, vision
+from toyworld.reproduce import compare_weights, loss_traces
+from toyworld.zoo import MODELS_DIR
+
+RECIPES: tuple[str, ...] = ("toy_stage1", "toy_stage2_opt", "toy_stage2_t5", "toy_caption_opt", "toy_retrieval")
+# zoo name -> the toy recipe whose output it is
+EXPORTS: dict[str, str] = {
+    "toy-qformer": "toy_stage1",
+    "toy-opt": "toy_stage2_opt",
+    "toy-t5": "toy_stage2_t5",
+    "toy-opt-coco": "toy_caption_opt",
+    "toy-qformer-coco": "toy_retrieval",
+}
+BACKBONES = "toy_backbones"
+
+
+@dataclass(frozen=True)
+class BackboneSteps:
+    """Optimiser steps of each backbone (the `toy` orchestrator scales these down in tests)."""
+
+    vit: int = 1800
+    opt: int = 600
+    t5: int = 600
+    batch: int = 64
+    vit_scenes: int = 16000  # freshly drawn scenes the ViT pre-trains on, besides the toy training images
+
+
+# --- the image encoder -------------------------------------------------------------------------------
+
+# Per position: shape (or none), colour (or none), size (or none); then background colour and style.
+
+
+@dataclass
+class ToyBuild:
+    """What a toy build did: seconds per step, final losses, backbone checks, exported folders, every
+    step's loss (to compare rebuilds step by step) and how the exported weights compare with the ones
+    they replaced."""
+
+    scale: float = 1.0
+    seconds: dict[str, float] = field(default_factory=dict)
+    final_loss: dict[str, float] = field(default_factory=dict)
+    backbones: dict[str, dict] = field(default_factory=dict)
+    exported: dict[str, str] = field(default_factory=dict)
+    replaced_weights: dict[str, str] = field(default_factory=dict)
+    losses: dict[str, list[float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"scale": self.scale, "seconds": self.seconds, "total_seconds": round(sum(self.seconds.values()), 1),
+                "final_loss": self.final_loss, "backbones": self.backbones, "exported": self.exported,
+                "replaced_weights": self.replaced_weights, "losses": self.losses}
+
+
+def scaled(recipe: Recipe, scale: float) -> Recipe:
+    """The recipe with its steps (and warm-up) multiplied by `scale`, at least 2 steps."""
+    if scale == 1.0:
+        return recipe
+    steps = max(2, round(recipe.max_steps * scale))
+    return recipe.with_overrides({"max_steps": steps, "warmup_steps": min(recipe.warmup_steps, steps // 2)})
+
+
+def _timed(build: ToyBuild, name: str, fn: Callable[[], object]) -> object:
+    start = time.perf_counter()
+    result = fn()
+    build.seconds[name] = round(time.perf_counter() - start, 1)
+    return result
+
+
+def train_backbones(data_root: Path, output_root: Path, steps: BackboneSteps, build: ToyBuild,
+                    progress: bool = True) -> None:
+    """The frozen toy backbones, logged to `<output_root>/toy_backbones/log.jsonl`."""
+    folder = output_root / BACKBONES
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "log.jsonl", "w", encoding="utf-8") as log_file:
+        def log(record: dict) -> None:
+            log_file.write(json.dumps(record) + "\n")
+
+        build.backbones["vit"] = _timed(build, "backbone_vit", lambda: vision.train_vit(
+            data_root, folder / "vit", steps.vit, steps.batch, progress=progress, log=log,
+            fresh_scenes=steps.vit_scenes))
+        build.backbones["opt"] = _timed(build, "backbone_opt", lambda: llms.train_opt(
+            data_root, folder / "opt", steps.opt, steps.batch, progress=progress, log=log))
+        build.backbones["t5"] = _timed(build, "backbone_t5", lambda: llms.train_t5(
+            data_root, folder / "t5", steps.t5, steps.batch, progress=progress, log=log))
+    build.backbones["qformer_tokenizer"] = {
+        "vocab": llms.save_qformer_tokenizer(data_root, folder / "qformer_tokenizer")}
+
+
+def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale: float, build: ToyBuild,
+                     progress: bool = True, **overrides: object) -> Path:
+    """Run one toy recipe (fresh: an old checkpoint folder of the same name is removed first); `overrides`
+    may rename it (`name=...`), as the findings' ablations do."""
+    from blip2.training.run import run_recipe
+
+    recipe = scaled(load_recipe(recipe_name), scale).with_overrides(overrides)
+    shutil.rmtree(output_root / recipe.name, ignore_errors=True)
+    result = _timed(build, recipe.name, lambda: run_recipe(recipe, data_root, output_root, progress=progress))
+    build.final_loss[recipe.name] = round(result.losses[-1], 4)
+    return output_root / recipe.name / "model"
+
+
+def build_toy(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
+              progress: bool = True) -> ToyBuild:
+    """Train the backbones and every toy recipe; export the zoo's toy models when `export_root` is given.
+    On CPU kernels are deterministic throughout, so a rebuild on the same machine retraces the committed
+    build (on GPU that is left to the user: `trainer.deterministic_kernels`)."""
+    from blip2.training.trainer import deterministic_kernels
+
+    with deterministic_kernels(not torch.cuda.is_available()):
+        return _build_toy(data_root, output_root, scale, export_root, progress)
+
+
+def _build_toy(data_root: Path, output_root: Path, scale: float, export_root: Path | None,
+               progress: bool) -> ToyBuild:
+    torch.manual_seed(0)
+    build = ToyBuild(scale=scale)
+    base = BackboneSteps()
+    steps = BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
+                                        batch=base.batch, vit_scenes=round(base.vit_scenes * scale))
+    train_backbones(data_root, output_root, steps, build, progress)
+    for name in RECIPES:
+        train_toy_recipe(name, data_root, output_root, scale, build, progress)
+    build.losses = loss_traces(output_root, list(RECIPES))
+    if export_root is not None:
+        build.exported = export_models(output_root, export_root, build.replaced_weights)
+    atomic_write_text(output_root / "toy_build.json", json.dumps(build.to_dict(), indent=2))
+    return build
+
+
+def export_models(output_root: Path, export_root: Path, replaced: dict[str, str] | None = None) -> dict[str, str]:
+    """Copy each toy recipe's model into `<export_root>/<zoo name>`, weights stored as fp16 (the committed
+    files stay small; loading casts them back to fp32). `replaced` receives, per zoo name, how the new
+    weights compare with the ones they overwrite."""
+    exported = {}
+    for zoo_name, recipe in EXPORTS.items():
+        source, target = output_root / recipe / "model", export_root / zoo_name
+        tensors = load_file(str(source / WEIGHTS_NAME))
+        half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        if replaced is not None:
+            old = target / WEIGHTS_NAME
+            replaced[zoo_name] = compare_weights(load_file(str(old)), half) if old.is_file() else "new"
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(source, target)
+        save_file(half, str(target / WEIGHTS_NAME), metadata={"format": "pt", "producer": "blip2-bench toy"})
+        exported[zoo_name] = str(target)
+    return exported
+
+
+def default_export_root() -> Path:
+    """Where the zoo looks for committed toy weights (`toyworld/models`)."""
+    return MODELS_DIR
