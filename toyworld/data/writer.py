@@ -51,7 +51,7 @@ from toyworld.data.scenes import (
 )
 from toyworld.errors import ToyError
 
-GENERATOR = "blip2-bench toyworld.data"
+GENERATOR = "blip2-bench tasks.toy"  # the name it was first written under; existing roots keep matching
 TASK_SPLITS: dict[str, list[str]] = {
     "vqav2": ["val", "test-dev"],
     "okvqa": ["test"],

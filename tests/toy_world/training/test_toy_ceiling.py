@@ -12,6 +12,7 @@ import tasks
 from toyworld.analyses.ceiling import caption_pool, ceiling_metrics, retrieval_ceiling, scene_words
 from toyworld.data.config import SCENES
 from toyworld.data.scenes import Scene
+from toyworld.errors import ToyError
 
 
 @pytest.mark.parametrize("model", ["toy-opt", "toy-t5"])
@@ -33,7 +34,7 @@ def test_scene_words_are_the_complete_descriptions(default_root):
 
 
 def test_a_root_without_scenes_names_the_file_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"scenes\.json.*bench toy-data"):
+    with pytest.raises(ToyError, match=r"scenes\.json.*bench toy-data"):
         scene_words(tmp_path)
 
 

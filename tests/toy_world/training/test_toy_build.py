@@ -12,10 +12,10 @@ from safetensors.torch import load_file
 import blip2
 from bench.cli import main
 from blip2 import zoo
-from toyworld import TOY_MODELS
 from blip2.training import load_recipe
 from blip2.training.init import from_stage1
 from blip2.training.objectives import stage1_loss
+from toyworld import TOY_MODELS
 from toyworld.build import EXPORTS, RECIPES, export_models
 
 
@@ -117,10 +117,11 @@ def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_roo
     """`bench train --recipe toy-findings` (tiny scale): Figure 5's stage 2 from a fresh Q-Former and
     Table 6's ITC+ITM-only stage 1 + retrieval are trained under their own names, evaluated beside the
     reference models, and written as JSON and Markdown."""
+    from bench.commands.train import evaluate_folder
     from toyworld.analyses.findings import FIG5_TASKS, TABLE6_TASKS, run_findings
 
     monkeypatch.setenv("BLIP2_DATA", str(small_root))  # run_findings only sets it when unset
-    findings = run_findings(small_root, toy_build, scale=0.004, progress=False, results=tmp_path)
+    findings = run_findings(small_root, toy_build, evaluate_folder, scale=0.004, progress=False, results=tmp_path)
     for family in ("opt", "t5"):
         rows = findings["figure5"][family]
         assert set(rows) == {"with stage 1", "without stage 1"}

@@ -9,7 +9,6 @@ import pytest
 
 from bench.cli import main
 from bench.default_job import GENERATION_MODELS, RETRIEVAL_MODELS, task_names
-from blip2 import zoo
 from toyworld import TOY_MODELS
 
 

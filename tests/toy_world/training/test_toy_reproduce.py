@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from bench.cli import main
-from toyworld.reproduce import compare_traces, compare_weights, loss_traces, read_reference
 from toyworld.errors import ToyError
+from toyworld.reproduce import compare_traces, compare_weights, loss_traces, read_reference
 
 
 def test_traces_name_the_first_differing_step():

@@ -8,9 +8,9 @@ import math
 import pytest
 import torch
 
-from toyworld import arch as toy_arch
 from blip2.models.build import build_model
 from blip2.training.init import init_std, init_trainable
+from toyworld import arch as toy_arch
 from toyworld.backbones.vision import CONTENT_LABELS, scene_content
 from toyworld.data.scenes import COLOURS, SHAPES
 

@@ -2,7 +2,7 @@
 --limit subset of the default toy root (the full numbers are results/baselines/toy.csv).
 
 After `python -m bench train --recipe toy` re-exports the weights, refresh the expected numbers with
-`python -m tests.toy_world.build.test_committed_models data/toy`."""
+`python -m tests.toy_world.training.test_committed_models data/toy`."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_committed_weights_are_small_and_load_by_zoo_name(committed_toy_models):
 @pytest.mark.parametrize(("model", "task"), CASES)
 def test_committed_models_reproduce_their_numbers(model, task, default_root, tmp_path, committed_toy_models):
     if not EXPECTED.is_file():
-        pytest.skip(f"{EXPECTED.name} not written yet: python -m tests.toy_world.build.test_committed_models data/toy")
+        pytest.skip(f"{EXPECTED.name} not written yet: "
+                    "python -m tests.toy_world.training.test_committed_models data/toy")
     expected = json.loads(EXPECTED.read_text())[f"{model}/{task}"]
     request = RunRequest(tasks=[task], model=model, data_root=str(default_root), output_dir=str(tmp_path),
                          batch_size=50, limit=LIMIT, quiet=True)
