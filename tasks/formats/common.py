@@ -1,4 +1,4 @@
-"""Shared JSON reading/validation helpers that turn every problem into a precise ``DataError``."""
+"""Shared helpers: JSON checks that raise a precise ``DataError``, and id checks that name the ids."""
 
 from __future__ import annotations
 
