@@ -19,9 +19,9 @@ GPU_PEAK_TFLOPS: dict[str, float] = {
     "L40S": 362.0, "H100-PCIe": 756.0, "H100": 989.0, "H200": 989.0,
 }
 
-# Text lengths the estimate assumes (tokens); retrieval texts are counted at the 35-token cap (an upper bound).
+# Question length the estimate assumes (tokens); retrieval texts are counted at the task's max_text_tokens cap
+# (an upper bound).
 QUESTION_TOKENS = 10
-TEXT_TOKENS = 35
 
 
 @dataclass(frozen=True)
@@ -163,7 +163,7 @@ def generation_estimate(cfg: Blip2Config, size: SplitSize, prompt_tokens: int, b
     return passes
 
 
-def retrieval_estimate(cfg: Blip2Config, size: SplitSize, k: int, text_tokens: int = TEXT_TOKENS) -> list[PassCount]:
+def retrieval_estimate(cfg: Blip2Config, size: SplitSize, k: int, text_tokens: int) -> list[PassCount]:
     """ViT and Q-Former once per image; ITC text pass per text; ITM once per candidate pair (upper bound)."""
     v, q, nq = cfg.vision, cfg.qformer, cfg.qformer.num_queries
     n_img = vit_tokens(v)
@@ -235,13 +235,14 @@ def estimate_for(task_name: str, model_name: str, split: str | None = None, data
     if task.kind == "retrieval":
         if not cfg.is_stage1:
             raise ValueError(f"{task_name} is a retrieval task and needs a stage-1 model (e.g. vitg-qformer-coco)")
-        k = task.settings().k_test
+        settings = task.settings()
+        k, text_tokens = settings.k_test, settings.max_text_tokens
         low, high = itm_pair_bounds(size.images, size.samples, k)
         notes = [f"ITM pairs: the union of i2t and t2i top-{k} lies in [{low:,}, {high:,}]; the upper bound is "
                  f"counted (LAVIS scores {size.images * k + size.samples * k:,} pairs, every one twice "
                  "when both directions pick it)",
-                 f"texts counted at {TEXT_TOKENS} tokens (the cap; the runner pads only to the longest in a batch)"]
-        return Estimate(title, retrieval_estimate(cfg, size, k), notes + _common_notes(cfg))
+                 f"texts counted at {text_tokens} tokens (the cap; the runner pads only to the longest in a batch)"]
+        return Estimate(title, retrieval_estimate(cfg, size, k, text_tokens), notes + _common_notes(cfg))
     if cfg.is_stage1:
         raise ValueError(f"{task_name} needs a generative model (e.g. vitg-opt2.7b); {model_name} is a stage-1 model")
     variant = "finetuned" if cfg.qformer_text_input and "finetuned" in task.variants else None

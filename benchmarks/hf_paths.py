@@ -4,7 +4,7 @@ VQA and captioning: `Blip2ForConditionalGeneration.generate` on split-order batc
 own image (decoded, encoded by the ViT and the Q-Former per question). Retrieval: LAVIS's
 `compute_sim_matrix` with `Blip2ForImageTextRetrieval`'s modules: ViT once per image (cached), then ITM for
 each image's top-k texts and again for each text's top-k images, keys/values recomputed for every pair,
-texts padded to 35 tokens.
+texts padded to the task's max_text_tokens.
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ class HfRetrieval:
         return m.itm_head(out[:, :nq]).mean(dim=1)[:, 1].numpy()
 
     @torch.no_grad()
-    def scores(self, split: RetrievalSplit, texts: list[str], k: int, batch_size: int) -> dict[str, np.ndarray]:
+    def scores(self, split: RetrievalSplit, texts: list[str], k: int, batch_size: int,
+               max_text_tokens: int) -> dict[str, np.ndarray]:
         embeds, feats = [], []
         for start in range(0, len(split.image_paths), batch_size):
             images = [_open(p) for p in split.image_paths[start:start + batch_size]]
@@ -79,7 +80,8 @@ class HfRetrieval:
             embeds.append(self.image_embeds(pixels))
             feats.append(self.image_feats(embeds[-1]))
         image_embeds = torch.cat(embeds)
-        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=35, return_tensors="pt")
+        enc = self.tokenizer(texts, padding="max_length", truncation=True, max_length=max_text_tokens,
+                              return_tensors="pt")
         text_feats = torch.cat([self.text_feats(enc.input_ids[s:s + batch_size], enc.attention_mask[s:s + batch_size])
                                 for s in range(0, len(texts), batch_size)])
         itc = torch.einsum("iqd,td->iqt", torch.cat(feats), text_feats).amax(dim=1).numpy()

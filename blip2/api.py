@@ -2,8 +2,12 @@
 
     model = blip2.load_model("vitg-opt2.7b")              # zoo name, HF dir/id, our dir
     blip2.caption(model, [img])                           # -> ["a dog on a couch"]
-    blip2.answer(model, [img], ["what is this?"])         # -> ["dog"]
-    blip2.itm_scores(model, [img], ["a dog", "a cat"])    # match probabilities [1, 2]
+    blip2.answer(model, [img], ["what is this?"], prompt)  # -> ["dog"]
+    blip2.itm_scores(model, [img], ["a dog", "a cat"], max_text_tokens=n)  # match probabilities [1, 2]
+
+The evaluation protocol (the paper's prompts, the retrieval text limit) belongs to the tasks layer,
+which this package does not import: a caller passes the prompt and the text limit, e.g. from
+``tasks.get("vqav2").settings("opt").prompt`` and ``tasks.get("coco_retrieval").settings().max_text_tokens``.
 """
 
 from __future__ import annotations
@@ -241,15 +245,16 @@ def caption(model: Blip2LM, images: Sequence[Image.Image], prompt: str = "", **g
 
 
 def answer(model: Blip2LM, images: Sequence[Image.Image], questions: Sequence[str],
-           prompt: str | None = None, **generate: Any) -> list[str]:
-    """Zero-shot VQA: fills `prompt` (default: the paper's per-LLM template) with each question."""
-    if prompt is None:
-        prompt = "Question: {} Short answer:" if model.cfg.llm.family == "t5" else "Question: {} Answer:"
+           prompt: str, **generate: Any) -> list[str]:
+    """Zero-shot VQA: fills `prompt` (one "{}" for the question) with each question.
+
+    The paper's per-LLM prompts are the tasks layer's: ``tasks.get("vqav2").settings(family).prompt``."""
     generate = {"max_new_tokens": 10, "min_new_tokens": 1, "length_penalty": -1.0} | generate
     return model.generate(_pixels(model, images), [prompt.format(q) for q in questions], **generate)
 
 
-def _text_batch(model: Blip2Qformer, texts: Sequence[str], max_length: int = 35):
+def _text_batch(model: Blip2Qformer, texts: Sequence[str], max_length: int):
+    """Token ids and mask, padded and cut to `max_length` tokens as LAVIS's retrieval evaluation does."""
     enc = model.tokenizer(list(texts), padding="max_length", truncation=True, max_length=max_length,
                           return_tensors="pt")
     device = next(model.parameters()).device
@@ -257,22 +262,26 @@ def _text_batch(model: Blip2Qformer, texts: Sequence[str], max_length: int = 35)
 
 
 @torch.no_grad()
-def itc_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
-    """[N_img, N_txt] ITC cosine similarities (maximum over the 32 queries, no temperature)."""
+def itc_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str], *,
+               max_text_tokens: int) -> torch.Tensor:
+    """[N_img, N_txt] ITC cosine similarities (maximum over the 32 queries, no temperature).
+
+    Texts are cut to `max_text_tokens` (the retrieval task's setting: ``tasks.get(...).settings().max_text_tokens``)."""
     _, queries, _ = model.encode_image(_pixels(model, images))
-    ids, mask = _text_batch(model, texts)
+    ids, mask = _text_batch(model, texts, max_text_tokens)
     return model.itc_similarity(model.image_itc_features(queries), model.text_itc_features(ids, mask))
 
 
 @torch.no_grad()
-def itm_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str]) -> torch.Tensor:
-    """[N_img, N_txt] ITM match probabilities.
+def itm_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequence[str], *,
+               max_text_tokens: int) -> torch.Tensor:
+    """[N_img, N_txt] ITM match probabilities; texts are cut to `max_text_tokens` as in :func:`itc_scores`.
 
     Each image's cross-attention keys are computed once, and so is the image-free start of each text's
     pass (`Blip2Qformer.itm_text_states`); the rest runs per pair (`itm_logits_from_states`).
     """
     image = model.vision(_pixels(model, images))
-    ids, mask = _text_batch(model, texts)
+    ids, mask = _text_batch(model, texts, max_text_tokens)
     queries, text = model.itm_text_states(ids, mask)
     rows = []
     for i in range(image.shape[0]):

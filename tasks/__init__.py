@@ -1,4 +1,4 @@
-"""The benchmark registry: ``tasks.get(name)``, ``tasks.names()``, ``tasks.all_tasks()``.
+"""The benchmark registry: ``tasks.get(name)``, ``tasks.names()``, ``tasks.all_tasks()``, ``tasks.register``.
 
 A runner does::
 
@@ -14,12 +14,31 @@ from __future__ import annotations
 from tasks.data_root import resolve_data_root
 from tasks.errors import DataError, PredictionError, TaskError, TaskInputError
 from tasks.registry import TASKS
+from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORERS, Scored, ScoreInput, Scorer
 from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
 from tasks.task import SplitSpec, Task
 from tasks.text import preprocess_caption, preprocess_question
 
-_BY_NAME: dict[str, Task] = {task.name: task for task in TASKS}
+_BY_NAME: dict[str, Task] = {}
+
+
+def register(task: Task) -> Task:
+    """Add ``task`` to the registry (after the seven paper tasks); a name already taken is an error.
+
+    A task is data plus its loader and scorer (:class:`Task`, :mod:`tasks.scorers`); registering it
+    makes ``tasks.get``, ``bench list``, ``bench run --task`` and ``bench score --task`` know it.
+    """
+    if not isinstance(task, Task):
+        raise TaskError(f"tasks.register needs a tasks.Task, got {type(task).__name__}")
+    if task.name in _BY_NAME:
+        raise TaskError(f"a task named {task.name!r} is already registered; choose another name")
+    _BY_NAME[task.name] = task
+    return task
+
+
+for _task in TASKS:
+    register(_task)
 
 
 def names() -> list[str]:
@@ -46,7 +65,12 @@ def listing() -> list[dict]:
 
 
 __all__ = [
+    "DEFAULT_VQA_SCORER",
     "LLM_FAMILIES",
+    "VQA_SCORERS",
+    "ScoreInput",
+    "Scored",
+    "Scorer",
     "TaskInputError",
     "DataError",
     "GenerationSettings",
@@ -63,6 +87,7 @@ __all__ = [
     "get",
     "listing",
     "names",
+    "register",
     "preprocess_caption",
     "preprocess_question",
     "resolve_data_root",

@@ -1,22 +1,20 @@
-"""Score predictions against a loaded split, and write the VQAv2 test-dev EvalAI submission.
+"""Check predictions against a loaded split, hand them to the task's scorer, and write EvalAI submissions.
 
 This module checks that predictions match the split exactly (unknown, missing, duplicate and empty
-ids are errors naming the ids) and then hands the scored subset to the scorers in
-:mod:`tasks.scoring`, which are imported lazily so that loading tasks never pulls in the Java-backed
-caption tooling.
+ids are errors naming the ids) and then calls the task's own scorer (``task.scorer``, see
+:mod:`tasks.scorers`) on the checked subset. It knows a task only by the few attributes it reads
+(:class:`ScoredTask`), so it does not import :mod:`tasks.task`, which imports it.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tasks.errors import PredictionError, TaskError
-from tasks.formats.common import format_ids
-from tasks.formats.nocaps import NOCAPS_DOMAINS
+from tasks.formats.common import format_ids, id_differences
 from tasks.formats.predictions import (
     CAPTION_LAYOUT,
     GQA_LAYOUT,
@@ -26,20 +24,22 @@ from tasks.formats.predictions import (
     read_vqa_predictions,
 )
 from tasks.formats.vqa import write_vqa_results
+from tasks.scorers import DEFAULT_VQA_SCORER, LEMMATIZE_OPTION, VQA_SCORERS, ScoreInput, Scorer
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit
 
-if TYPE_CHECKING:
-    from tasks.task import Task
 
-VQA_SCORERS: tuple[str, ...] = ("lavis", "official")
-DEFAULT_VQA_SCORER = "lavis"
+class ScoredTask(Protocol):
+    """What scoring reads of a task (:class:`tasks.task.Task` has it)."""
 
-SCORER_NAMES = {
-    "gqa": "gqa-exact-match-after-vqa-normalisation",
-    "caption": "pycocoevalcap",
-    "nocaps": "pycocoevalcap",
-    "retrieval": "recall-at-k",
-}
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def scorer(self) -> Scorer: ...
+
+    @property
+    def prediction_format(self) -> str: ...
+
 
 _RECORD_FORMS = {
     "vqa": ([("question_id", "answer")], (int,), VQA_LAYOUT),
@@ -49,7 +49,7 @@ _RECORD_FORMS = {
 
 
 def score(
-    task: Task,
+    task: ScoredTask,
     predictions: Any,
     loaded: LoadedSplit,
     *,
@@ -66,7 +66,7 @@ def score(
         raise TaskError(f"the loaded split belongs to task {loaded.task!r}, not {task.name!r}")
     if vqa_scorer not in VQA_SCORERS:
         raise TaskError(f"unknown VQA scorer {vqa_scorer!r}; choose one of {', '.join(VQA_SCORERS)}")
-    if lemmatize and task.scorer != "vqa":
+    if lemmatize and not task.scorer.takes(LEMMATIZE_OPTION):
         raise TaskError(
             f"lemmatizing answers applies to the VQA-accuracy tasks (vqav2, okvqa), not {task.name}"
         )
@@ -81,7 +81,7 @@ def score(
     return _score_generation(task, predictions, loaded, vqa_scorer, lemmatize, allow_partial, allow_empty)
 
 
-def coerce_predictions(task: Task, predictions: Any, source: str = "predictions") -> dict[Any, str]:
+def coerce_predictions(task: ScoredTask, predictions: Any, source: str = "predictions") -> dict[Any, str]:
     """Accept ``{id: text}`` or the official ``[{id_key: id, text_key: text}]`` records; check types."""
     forms, id_types, layout = _RECORD_FORMS[task.prediction_format]
     if isinstance(predictions, Mapping):
@@ -104,7 +104,7 @@ def coerce_predictions(task: Task, predictions: Any, source: str = "predictions"
 
 
 def check_coverage(
-    task: Task, predictions: Mapping[Any, str], loaded: GenerationSplit, *, allow_partial: bool,
+    task: ScoredTask, predictions: Mapping[Any, str], loaded: GenerationSplit, *, allow_partial: bool,
     allow_empty: bool = False,
 ) -> list[Any]:
     """Return the split's ids that have predictions, in split order, after rejecting every mismatch.
@@ -115,15 +115,13 @@ def check_coverage(
         f" (first {loaded.limit} samples)" if loaded.limit is not None else ""
     )
     expected = loaded.ids
-    expected_set = set(expected)
-    unknown = [key for key in predictions if key not in expected_set]
+    missing, unknown = id_differences(expected, predictions)
     if unknown:
         raise PredictionError(f"{len(unknown)} prediction id(s) are not in {where}: {format_ids(unknown)}")
     empty = [key for key, text in predictions.items() if not text.strip()]
     if empty and not allow_empty:
         raise PredictionError(f"empty prediction(s) for id(s) {format_ids(empty)} in {where} (pass --allow-empty / "
                               "allow_empty=True to score them as wrong answers)")
-    missing = [key for key in expected if key not in predictions]
     if missing and not allow_partial:
         raise PredictionError(
             f"predictions are missing for {len(missing)} of {len(expected)} ids of {where}: "
@@ -137,7 +135,7 @@ def check_coverage(
 
 
 def _score_generation(
-    task: Task,
+    task: ScoredTask,
     predictions: Any,
     loaded: GenerationSplit,
     vqa_scorer: str,
@@ -155,83 +153,15 @@ def _score_generation(
         notes["empty_predictions"] = (f"{len(empty)} empty prediction(s) (the model generated no text), scored "
                                       f"as wrong: {format_ids(empty)}")
         extra["empty_predictions"] = len(empty)
-    if task.scorer == "vqa":
-        from tasks.scoring.vqa import lemmatize_answers, vqa_accuracy
-
-        if lemmatize:
-            try:
-                candidates = lemmatize_answers(candidates)
-            except RuntimeError as exc:
-                raise TaskError(f"cannot lemmatize answers: {exc}") from None
-        metrics = vqa_accuracy(candidates, [loaded.references[key] for key in scored], variant=vqa_scorer)
-        scorer_name = vqa_scorer
-        extra["scorer_options"] = {"lemmatize": lemmatize}
-    elif task.scorer == "gqa":
-        from tasks.scoring.gqa import gqa_accuracy
-
-        metrics = gqa_accuracy(candidates, {key: loaded.references[key] for key in scored})
-        scorer_name = SCORER_NAMES["gqa"]
-    elif task.scorer in ("caption", "nocaps"):
-        metrics = _caption_metrics(loaded, scored, candidates, notes, by_domain=task.scorer == "nocaps")
-        scorer_name = SCORER_NAMES[task.scorer]
-    else:  # pragma: no cover - registry declares only the scorers above
-        raise TaskError(f"task {task.name} declares unknown scorer {task.scorer!r}")
-    return _result(task, loaded, scorer_name, len(scored), metrics, len(loaded.samples), notes, extra)
-
-
-def _caption_metrics(
-    loaded: GenerationSplit,
-    scored: list[Any],
-    candidates: dict[Any, str],
-    notes: dict[str, str],
-    *,
-    by_domain: bool,
-) -> dict[str, Any]:
-    """pycocoevalcap metrics overall and, for NoCaps, per domain.
-
-    The PTB tokenizer works caption by caption, so everything is tokenized in one JVM call and each
-    domain subset is then scored on its own (its own CIDEr idf), sharing one METEOR JVM; this equals
-    calling ``caption_metrics`` once per subset, minus the JVM start-ups.
-    """
-    from tasks.scoring.caption import (
-        meteor_session,
-        score_tokenized,
-        spice_unavailable_reason,
-        tokenize_captions,
+    answer = task.scorer(
+        ScoreInput(task.name, loaded, tuple(scored), candidates, vqa_scorer=vqa_scorer, lemmatize=lemmatize)
     )
-
-    if shutil.which("java") is None:
-        raise TaskError(
-            "caption scoring needs Java on PATH (pycocoevalcap's PTB tokenizer and METEOR run in a JVM); "
-            "install a JRE, e.g. 'apt-get install default-jre-headless'"
-        )
-    tagged: dict[Any, list[str]] = {("ref", i): list(loaded.references[i]) for i in scored}
-    tagged.update({("cand", i): [candidates[i]] for i in scored})
-    tokenized = tokenize_captions(tagged)
-
-    def subset(ids: list[Any], meteor: Any) -> dict[str, Any]:
-        references = {i: tokenized[("ref", i)] for i in ids}
-        return dict(score_tokenized(references, {i: tokenized[("cand", i)] for i in ids}, meteor=meteor))
-
-    with meteor_session() as meteor:
-        metrics = subset(scored, meteor)
-        if by_domain:
-            domains = {sample.sample_id: sample.domain for sample in loaded.samples}
-            per_domain: dict[str, Any] = {}
-            for domain in NOCAPS_DOMAINS:
-                ids = [key for key in scored if domains[key] == domain]
-                if ids:
-                    per_domain[domain] = {**subset(ids, meteor), "n": len(ids)}
-                else:
-                    per_domain[domain] = None
-                    notes[f"by_domain.{domain}"] = "no scored image belongs to this domain"
-            metrics["by_domain"] = per_domain
-    if metrics.get("SPICE") is None:
-        notes["SPICE"] = spice_unavailable_reason() or "the SPICE scorer returned no score"
-    return metrics
+    notes.update(answer.notes)
+    extra.update(answer.extra)
+    return _result(task, loaded, answer.scorer, len(scored), answer.metrics, len(loaded.samples), notes, extra)
 
 
-def _score_retrieval(task: Task, predictions: Any, loaded: RetrievalSplit) -> dict[str, Any]:
+def _score_retrieval(task: ScoredTask, predictions: Any, loaded: RetrievalSplit) -> dict[str, Any]:
     if isinstance(predictions, Mapping):
         i2t, t2i = predictions.get("i2t"), predictions.get("t2i")
     elif isinstance(predictions, Sequence) and len(predictions) == 2:
@@ -249,16 +179,13 @@ def _score_retrieval(task: Task, predictions: Any, loaded: RetrievalSplit) -> di
                 f"{shape} "
                 f"({n_images} images x {n_texts} texts, in the split's order)"
             )
-    from tasks.scoring.retrieval import retrieval_metrics
-
-    metrics = dict(retrieval_metrics(i2t, t2i, loaded.img2txt, loaded.txt2img))
-    return _result(
-        task, loaded, SCORER_NAMES["retrieval"], n_images, metrics, n_images, {}, {"n_texts": n_texts}
-    )
+    answer = task.scorer(ScoreInput(task.name, loaded, i2t=i2t, t2i=t2i))
+    return _result(task, loaded, answer.scorer, n_images, answer.metrics, n_images, dict(answer.notes),
+                   {"n_texts": n_texts, **answer.extra})
 
 
 def _result(
-    task: Task,
+    task: ScoredTask,
     loaded: LoadedSplit,
     scorer: str,
     n: int,
@@ -288,19 +215,19 @@ def _result(
     return result
 
 
-def write_submission(task: Task, predictions: Any, loaded: LoadedSplit, path: str | os.PathLike[str]) -> Path:
+def write_submission(task: ScoredTask, predictions: Any, loaded: LoadedSplit, path: str | os.PathLike[str]) -> Path:
     """Write the EvalAI file ``[{"question_id", "answer"}]`` after checking it covers every question."""
     answers = _submission_answers(task, predictions, loaded, source="predictions")
     return write_vqa_results(path, answers)
 
 
-def validate_submission(task: Task, path: str | os.PathLike[str], loaded: LoadedSplit) -> int:
+def validate_submission(task: ScoredTask, path: str | os.PathLike[str], loaded: LoadedSplit) -> int:
     """Check an existing submission file covers every question exactly once; returns the count."""
     return len(_submission_answers(task, read_vqa_predictions(path), loaded, source=str(path)))
 
 
 def _submission_answers(
-    task: Task, predictions: Any, loaded: LoadedSplit, source: str
+    task: ScoredTask, predictions: Any, loaded: LoadedSplit, source: str
 ) -> list[tuple[int, str]]:
     if task.prediction_format != "vqa" or not isinstance(loaded, GenerationSplit):
         raise TaskError(f"{task.name} has no EvalAI submission file; only the VQA-format tasks do")

@@ -45,13 +45,13 @@ def load_vqa(
     task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
 ) -> GenerationSplit:
     """VQAv2 / OK-VQA: questions (+ annotations when the split has answers), COCO images by image_id."""
-    questions_rel = spec.options["questions"]
+    questions_rel = spec.files["questions"]
     questions_path = root / questions_rel
     questions = vqa.read_vqa_questions(questions_path, expected(root, questions_rel, vqa.QUESTIONS_LAYOUT))
     files = [questions_path]
     references: dict[int, dict] = {}
     if spec.has_answers:
-        annotations_rel = spec.options["annotations"]
+        annotations_rel = spec.files["annotations"]
         annotations_path = root / annotations_rel
         annotations = vqa.read_vqa_annotations(
             annotations_path, expected(root, annotations_rel, vqa.ANNOTATIONS_LAYOUT)
@@ -72,7 +72,7 @@ def load_vqa(
                 f"{annotations_path}: image_id differs from {questions_path.name} for question_id(s) "
                 f"{format_ids(mismatched)}; the two files must come from the same release"
             )
-    folder = spec.options["image_folder"]
+    folder = spec.image_folder
     prefix = spec.options["image_prefix"]
     samples = tuple(
         Sample(q.question_id, q.image_id, root / folder / f"{prefix}{q.image_id:012d}.jpg", q.question)
@@ -100,10 +100,10 @@ def load_gqa(
     task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
 ) -> GenerationSplit:
     """GQA: the balanced questions file keyed by questionId; images by imageId."""
-    rel = spec.options["questions"]
+    rel = spec.files["questions"]
     path = root / rel
     questions = list(gqa.read_gqa_questions(path, layout=expected(root, rel, gqa.QUESTIONS_LAYOUT)).values())
-    folder = spec.options["image_folder"]
+    folder = spec.image_folder
     samples = tuple(
         Sample(q.question_id, q.image_id, root / folder / f"{q.image_id}.jpg", q.question)
         for q in _take(questions, limit)
@@ -121,10 +121,10 @@ def load_nocaps(
     task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
 ) -> GenerationSplit:
     """NoCaps: COCO-style captions file with a domain per image."""
-    rel = spec.options["captions"]
+    rel = spec.files["captions"]
     path = root / rel
     images, captions = nocaps.read_nocaps(path, expected(root, rel, nocaps.LAYOUT))
-    folder = spec.options["image_folder"]
+    folder = spec.image_folder
     samples = tuple(
         Sample(image.image_id, image.image_id, root / folder / image.file_name, None, image.domain)
         for image in _take(images, limit)
@@ -145,8 +145,8 @@ def _karpathy_or_lavis(
     The Karpathy file wins when present (it is the original); the LAVIS JSON is used only without it,
     and the result notes which file was read.
     """
-    karpathy_rel = spec.options["karpathy"]
-    lavis_rel = spec.options["lavis"]
+    karpathy_rel = spec.files["karpathy"]
+    lavis_rel = spec.alternative_files["lavis"]
     coco = spec.options["coco"]
     karpathy_path, lavis_path = root / karpathy_rel, root / lavis_rel
     if karpathy_path.exists() or not lavis_path.exists():
@@ -192,7 +192,7 @@ def load_karpathy_captions(
         raise DataError(
             f"{path}: image id(s) {format_ids(duplicates)} appear more than once in split {spec.name}"
         )
-    folder = spec.options["image_folder"]
+    folder = spec.image_folder
     samples = tuple(
         Sample(image_id, image_id, root / folder / rel) for image_id, rel, _ in _take(rows, limit)
     )
@@ -210,7 +210,7 @@ def load_karpathy_retrieval(
 ) -> RetrievalSplit:
     """COCO 5K / Flickr30k 1K retrieval: every caption of every image, with the links between them."""
     path, rows, notes = _karpathy_or_lavis(spec, root)
-    folder = spec.options["image_folder"]
+    folder = spec.image_folder
     kept = _take(rows, limit)
     texts: list[str] = []
     img2txt: list[tuple[int, ...]] = []

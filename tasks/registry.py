@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tasks import loaders
-from tasks.settings import GenerationSettings, RetrievalSettings
+from tasks import sources as paths
+from tasks.scorers import CAPTION, GQA_ACCURACY, NOCAPS_CAPTION, RECALL_AT_K, VQA_ACCURACY
+from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.task import SplitSpec, Task, frozen_mapping
 
-# Zero-shot VQA (paper Sec. 4.1, LAVIS *_zeroshot eval configs). LAVIS's OPT code passes length_penalty 0;
-# the paper states -1, which is what we default to.
+# The VQA prompts, by LLM family. Zero-shot (paper Sec. 4.1, LAVIS *_zeroshot eval configs): OPT gets
+# "Answer:", FlanT5 "Short answer:". Fine-tuned (paper Table 8): the "Answer:" prompt for every LLM.
+QA_PROMPT = "Question: {} Answer:"
+ZERO_SHOT_VQA_PROMPTS = frozen_mapping({"opt": QA_PROMPT, "t5": "Question: {} Short answer:"})
+
+# Zero-shot VQA: LAVIS's OPT code passes length_penalty 0; the paper states -1, which is what we default to.
 _ZERO_SHOT_VQA = {
     family: GenerationSettings(
         prompt=prompt, image_size=224, num_beams=5, max_new_tokens=10, min_new_tokens=1, length_penalty=-1.0
     )
-    for family, prompt in (("opt", "Question: {} Answer:"), ("t5", "Question: {} Short answer:"))
+    for family, prompt in ZERO_SHOT_VQA_PROMPTS.items()
 }
-# Fine-tuned VQA (paper Table 8): image 490, this prompt for every LLM, beam 5; the paper gives no token
+# Fine-tuned VQA (paper Table 8): image 490, one prompt for every LLM, beam 5; the paper gives no token
 # limits or length penalty for it, so the zero-shot ones are kept.
 _FINETUNED_VQA = {
-    family: GenerationSettings(
-        prompt="Question: {} Answer:",
-        image_size=490,
-        num_beams=5,
-        max_new_tokens=10,
-        min_new_tokens=1,
-        length_penalty=-1.0,
-    )
-    for family in ("opt", "t5")
+    family: dataclasses.replace(settings, prompt=QA_PROMPT, image_size=490)
+    for family, settings in _ZERO_SHOT_VQA.items()
 }
 VQA_VARIANTS = frozen_mapping(
     {"zero-shot": frozen_mapping(_ZERO_SHOT_VQA), "finetuned": frozen_mapping(_FINETUNED_VQA)}
@@ -45,7 +46,7 @@ CAPTION_VARIANTS = frozen_mapping(
                     length_penalty=1.0,
                     repetition_penalty=1.0,
                 )
-                for family in ("opt", "t5")
+                for family in LLM_FAMILIES
             }
         )
     }
@@ -57,14 +58,19 @@ CAPTION_METRICS = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", 
 RETRIEVAL_METRICS = ("TR@1", "TR@5", "TR@10", "IR@1", "IR@5", "IR@10", "TR_mean", "IR_mean", "R_mean")
 
 
-def _coco_karpathy_options(karpathy_split: str, lavis_file: str) -> dict:
-    return {
-        "karpathy": "coco/annotations/dataset_coco.json",
-        "lavis": f"coco/annotations/{lavis_file}",
-        "karpathy_split": karpathy_split,
-        "coco": True,
-        "image_folder": "coco/images",
-    }
+def _coco_karpathy(
+    name: str, karpathy_split: str, description: str, lavis_file: str, paper: tuple[tuple[str, str], ...] = ()
+) -> SplitSpec:
+    """A COCO Karpathy split: Karpathy's file, else LAVIS's JSON for that split; images under coco/images."""
+    return SplitSpec(
+        name=name,
+        description=description,
+        files={"karpathy": paths.COCO_KARPATHY},
+        alternative_files={"lavis": lavis_file},
+        image_folder=paths.COCO_IMAGES,
+        paper=paper,
+        options={"karpathy_split": karpathy_split, "coco": True},
+    )
 
 
 VQAV2 = Task(
@@ -75,45 +81,29 @@ VQAV2 = Task(
         SplitSpec(
             name="val",
             description="VQAv2 val2014: 214,354 questions, scored locally",
-            files=(
-                "vqav2/v2_OpenEnded_mscoco_val2014_questions.json",
-                "vqav2/v2_mscoco_val2014_annotations.json",
-            ),
-            image_folder="coco/images/val2014",
+            files={"questions": paths.VQAV2_VAL_QUESTIONS, "annotations": paths.VQAV2_VAL_ANNOTATIONS},
+            image_folder=paths.COCO_VAL2014_IMAGES,
             paper=(("Table 2", "VQAv2 val"),),
-            options=frozen_mapping(
-                {
-                    "questions": "vqav2/v2_OpenEnded_mscoco_val2014_questions.json",
-                    "annotations": "vqav2/v2_mscoco_val2014_annotations.json",
-                    "image_folder": "coco/images/val2014",
-                    "image_prefix": "COCO_val2014_",
-                }
-            ),
+            options={"image_prefix": "COCO_val2014_"},
         ),
         SplitSpec(
             name="test-dev",
             description="VQAv2 test-dev2015: no public answers; produces the EvalAI submission file",
-            files=("vqav2/v2_OpenEnded_mscoco_test-dev2015_questions.json",),
-            image_folder="coco/images/test2015",
+            files={"questions": paths.VQAV2_TEST_DEV_QUESTIONS},
+            image_folder=paths.COCO_TEST2015_IMAGES,
             paper=(
                 ("Table 1", "VQAv2 test-dev"),
                 ("Table 2", "VQAv2 test-dev"),
                 ("Table 4", "VQAv2 test-dev"),
             ),
             has_answers=False,
-            options=frozen_mapping(
-                {
-                    "questions": "vqav2/v2_OpenEnded_mscoco_test-dev2015_questions.json",
-                    "image_folder": "coco/images/test2015",
-                    "image_prefix": "COCO_test2015_",
-                }
-            ),
+            options={"image_prefix": "COCO_test2015_"},
         ),
     ),
     default_split="val",
     image_size=224,
     metrics=VQA_METRICS,
-    scorer="vqa",
+    scorer=VQA_ACCURACY,
     prediction_format="vqa",
     loader=loaders.load_vqa,
     variants=VQA_VARIANTS,
@@ -129,23 +119,16 @@ OKVQA = Task(
         SplitSpec(
             name="test",
             description="OK-VQA val2014: 5,046 questions",
-            files=("okvqa/OpenEnded_mscoco_val2014_questions.json", "okvqa/mscoco_val2014_annotations.json"),
-            image_folder="coco/images/val2014",
+            files={"questions": paths.OKVQA_QUESTIONS, "annotations": paths.OKVQA_ANNOTATIONS},
+            image_folder=paths.COCO_VAL2014_IMAGES,
             paper=(("Table 2", "OK-VQA test"),),
-            options=frozen_mapping(
-                {
-                    "questions": "okvqa/OpenEnded_mscoco_val2014_questions.json",
-                    "annotations": "okvqa/mscoco_val2014_annotations.json",
-                    "image_folder": "coco/images/val2014",
-                    "image_prefix": "COCO_val2014_",
-                }
-            ),
+            options={"image_prefix": "COCO_val2014_"},
         ),
     ),
     default_split="test",
     image_size=224,
     metrics=VQA_METRICS,
-    scorer="vqa",
+    scorer=VQA_ACCURACY,
     prediction_format="vqa",
     loader=loaders.load_vqa,
     variants=VQA_VARIANTS,
@@ -164,18 +147,15 @@ GQA = Task(
         SplitSpec(
             name="test-dev",
             description="GQA testdev_balanced: 12,578 questions on 398 images",
-            files=("gqa/testdev_balanced_questions.json",),
-            image_folder="gqa/images",
+            files={"questions": paths.GQA_TEST_DEV_QUESTIONS},
+            image_folder=paths.GQA_IMAGES,
             paper=(("Table 2", "GQA test-dev"),),
-            options=frozen_mapping(
-                {"questions": "gqa/testdev_balanced_questions.json", "image_folder": "gqa/images"}
-            ),
         ),
     ),
     default_split="test-dev",
     image_size=224,
     metrics=("accuracy",),
-    scorer="gqa",
+    scorer=GQA_ACCURACY,
     prediction_format="gqa",
     loader=loaders.load_gqa,
     variants=VQA_VARIANTS,
@@ -190,18 +170,15 @@ NOCAPS = Task(
         SplitSpec(
             name="val",
             description="NoCaps val: 4,500 images (417 in-, 2,670 near-, 1,413 out-domain), 10 captions each",
-            files=("nocaps/nocaps_val_4500_captions.json",),
-            image_folder="nocaps/images",
+            files={"captions": paths.NOCAPS_VAL_CAPTIONS},
+            image_folder=paths.NOCAPS_IMAGES,
             paper=(("Table 1", "NoCaps val"), ("Table 3", "NoCaps val")),
-            options=frozen_mapping(
-                {"captions": "nocaps/nocaps_val_4500_captions.json", "image_folder": "nocaps/images"}
-            ),
         ),
     ),
     default_split="val",
     image_size=364,
     metrics=(*CAPTION_METRICS, "by_domain"),
-    scorer="nocaps",
+    scorer=NOCAPS_CAPTION,
     prediction_format="caption",
     loader=loaders.load_nocaps,
     variants=CAPTION_VARIANTS,
@@ -216,28 +193,16 @@ COCO_CAPTION = Task(
     kind="caption",
     description="COCO captioning on the Karpathy splits (COCO-fine-tuned models)",
     splits=(
-        SplitSpec(
-            name="karpathy-test",
-            description="Karpathy test: 5,000 COCO val2014 images, 5 captions each",
-            files=("coco/annotations/dataset_coco.json",),
-            alternative_files=("coco/annotations/coco_karpathy_test.json",),
-            image_folder="coco/images",
-            paper=(("Table 3", "COCO Karpathy test"),),
-            options=frozen_mapping(_coco_karpathy_options("test", "coco_karpathy_test.json")),
-        ),
-        SplitSpec(
-            name="karpathy-val",
-            description="Karpathy val: 5,000 COCO val2014 images (model selection, no paper row)",
-            files=("coco/annotations/dataset_coco.json",),
-            alternative_files=("coco/annotations/coco_karpathy_val.json",),
-            image_folder="coco/images",
-            options=frozen_mapping(_coco_karpathy_options("val", "coco_karpathy_val.json")),
-        ),
+        _coco_karpathy("karpathy-test", "test", "Karpathy test: 5,000 COCO val2014 images, 5 captions each",
+                       paths.COCO_LAVIS_TEST, paper=(("Table 3", "COCO Karpathy test"),)),
+        _coco_karpathy("karpathy-val", "val",
+                       "Karpathy val: 5,000 COCO val2014 images (model selection, no paper row)",
+                       paths.COCO_LAVIS_VAL),
     ),
     default_split="karpathy-test",
     image_size=364,
     metrics=CAPTION_METRICS,
-    scorer="caption",
+    scorer=CAPTION,
     prediction_format="caption",
     loader=loaders.load_karpathy_captions,
     variants=CAPTION_VARIANTS,
@@ -251,25 +216,17 @@ FLICKR30K = Task(
         SplitSpec(
             name="test",
             description="Karpathy 1K test: 1,000 images, 5,000 captions",
-            files=("flickr30k/dataset_flickr30k.json",),
-            alternative_files=("flickr30k/flickr30k_test.json",),
-            image_folder="flickr30k/images",
+            files={"karpathy": paths.FLICKR_KARPATHY},
+            alternative_files={"lavis": paths.FLICKR_LAVIS_TEST},
+            image_folder=paths.FLICKR_IMAGES,
             paper=(("Table 1", "Flickr30K zero-shot 1K test"), ("Table 5", "Flickr30K zero-shot 1K test")),
-            options=frozen_mapping(
-                {
-                    "karpathy": "flickr30k/dataset_flickr30k.json",
-                    "lavis": "flickr30k/flickr30k_test.json",
-                    "karpathy_split": "test",
-                    "coco": False,
-                    "image_folder": "flickr30k/images",
-                }
-            ),
+            options={"karpathy_split": "test", "coco": False},
         ),
     ),
     default_split="test",
     image_size=364,
     metrics=RETRIEVAL_METRICS,
-    scorer="retrieval",
+    scorer=RECALL_AT_K,
     prediction_format="retrieval",
     loader=loaders.load_karpathy_retrieval,
     retrieval_settings=RETRIEVAL,
@@ -280,23 +237,17 @@ COCO_RETRIEVAL = Task(
     kind="retrieval",
     description="COCO 5K Karpathy test retrieval with the COCO-fine-tuned Q-Former",
     splits=(
-        SplitSpec(
-            name="test",
-            description="Karpathy 5K test: 5,000 images, about 25,000 captions",
-            files=("coco/annotations/dataset_coco.json",),
-            alternative_files=("coco/annotations/coco_karpathy_test.json",),
-            image_folder="coco/images",
-            paper=(("Table 5", "COCO fine-tuned 5K test"), ("Table 6", "COCO fine-tuned 5K test")),
-            options=frozen_mapping(_coco_karpathy_options("test", "coco_karpathy_test.json")),
-        ),
+        _coco_karpathy("test", "test", "Karpathy 5K test: 5,000 images, about 25,000 captions", paths.COCO_LAVIS_TEST,
+                       paper=(("Table 5", "COCO fine-tuned 5K test"), ("Table 6", "COCO fine-tuned 5K test"))),
     ),
     default_split="test",
     image_size=364,
     metrics=RETRIEVAL_METRICS,
-    scorer="retrieval",
+    scorer=RECALL_AT_K,
     prediction_format="retrieval",
     loader=loaders.load_karpathy_retrieval,
     retrieval_settings=RETRIEVAL,
 )
 
+# The registered tasks, in the paper's order: a new task is one more entry here.
 TASKS: tuple[Task, ...] = (VQAV2, OKVQA, GQA, NOCAPS, COCO_CAPTION, FLICKR30K, COCO_RETRIEVAL)

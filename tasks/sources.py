@@ -1,63 +1,88 @@
-"""Where each expected file is published, so a "missing file" error can say exactly what to fetch."""
+"""Where each file a split reads lives under the data root, and where it is published.
+
+The registry names its files by these constants, so each path is written once, and a "missing file"
+error can say exactly what to fetch.
+"""
 
 from __future__ import annotations
+
+# Every file and image folder the registered splits read, relative to the data root (stated once here).
+VQAV2_VAL_QUESTIONS = "vqav2/v2_OpenEnded_mscoco_val2014_questions.json"
+VQAV2_VAL_ANNOTATIONS = "vqav2/v2_mscoco_val2014_annotations.json"
+VQAV2_TEST_DEV_QUESTIONS = "vqav2/v2_OpenEnded_mscoco_test-dev2015_questions.json"
+OKVQA_QUESTIONS = "okvqa/OpenEnded_mscoco_val2014_questions.json"
+OKVQA_ANNOTATIONS = "okvqa/mscoco_val2014_annotations.json"
+GQA_TEST_DEV_QUESTIONS = "gqa/testdev_balanced_questions.json"
+GQA_IMAGES = "gqa/images"
+NOCAPS_VAL_CAPTIONS = "nocaps/nocaps_val_4500_captions.json"
+NOCAPS_IMAGES = "nocaps/images"
+COCO_KARPATHY = "coco/annotations/dataset_coco.json"
+FLICKR_KARPATHY = "flickr30k/dataset_flickr30k.json"
+FLICKR_IMAGES = "flickr30k/images"
+COCO_LAVIS_TEST = "coco/annotations/coco_karpathy_test.json"
+COCO_LAVIS_VAL = "coco/annotations/coco_karpathy_val.json"
+FLICKR_LAVIS_TEST = "flickr30k/flickr30k_test.json"
+COCO_VAL2014_IMAGES = "coco/images/val2014"
+COCO_TEST2015_IMAGES = "coco/images/test2015"
+COCO_TRAIN2014_IMAGES = "coco/images/train2014"
+COCO_IMAGES = "coco/images"  # the Karpathy files name images as <val2014|train2014>/<file>
 
 _COCO_IMAGES = (
     "the COCO {folder} images (https://cocodataset.org/#download, {folder}.zip) unzipped into {dest}"
 )
 
 SOURCES: dict[str, str] = {
-    "vqav2/v2_OpenEnded_mscoco_val2014_questions.json": (
+    VQAV2_VAL_QUESTIONS: (
         "https://visualqa.org/download.html: 'Validation questions 2017 v2.0' (v2_Questions_Val_mscoco.zip)"
     ),
-    "vqav2/v2_mscoco_val2014_annotations.json": (
+    VQAV2_VAL_ANNOTATIONS: (
         "https://visualqa.org/download.html: 'Validation annotations 2017 v2.0' "
         "(v2_Annotations_Val_mscoco.zip)"
     ),
-    "vqav2/v2_OpenEnded_mscoco_test-dev2015_questions.json": (
+    VQAV2_TEST_DEV_QUESTIONS: (
         "https://visualqa.org/download.html: 'Testing questions 2017 v2.0' (v2_Questions_Test_mscoco.zip)"
     ),
-    "okvqa/OpenEnded_mscoco_val2014_questions.json": (
+    OKVQA_QUESTIONS: (
         "https://okvqa.allenai.org/download.html: testing questions "
         "(OpenEnded_mscoco_val2014_questions.json.zip)"
     ),
-    "okvqa/mscoco_val2014_annotations.json": (
+    OKVQA_ANNOTATIONS: (
         "https://okvqa.allenai.org/download.html: testing annotations (mscoco_val2014_annotations.json.zip)"
     ),
-    "gqa/testdev_balanced_questions.json": (
+    GQA_TEST_DEV_QUESTIONS: (
         "https://cs.stanford.edu/people/dorarad/gqa/download.html: 'Questions' (questions1.2.zip)"
     ),
-    "gqa/images": "https://cs.stanford.edu/people/dorarad/gqa/download.html: 'Images' (images.zip)",
-    "nocaps/nocaps_val_4500_captions.json": (
+    GQA_IMAGES: "https://cs.stanford.edu/people/dorarad/gqa/download.html: 'Images' (images.zip)",
+    NOCAPS_VAL_CAPTIONS: (
         "https://nocaps.org/download (https://s3.amazonaws.com/nocaps/nocaps_val_4500_captions.json)"
     ),
-    "nocaps/images": (
+    NOCAPS_IMAGES: (
         "the Open Images validation images listed in nocaps_val_4500_captions.json "
         "(https://nocaps.org/download; "
         "each entry's coco_url), saved under their file_name"
     ),
-    "coco/annotations/dataset_coco.json": (
+    COCO_KARPATHY: (
         "Karpathy's splits, https://cs.stanford.edu/people/karpathy/deepimagesent/ (caption_datasets.zip)"
     ),
-    "flickr30k/dataset_flickr30k.json": (
+    FLICKR_KARPATHY: (
         "Karpathy's splits, https://cs.stanford.edu/people/karpathy/deepimagesent/ (caption_datasets.zip)"
     ),
-    "flickr30k/images": (
+    FLICKR_IMAGES: (
         "the Flickr30k images (flickr30k-images.tar.gz, by request at "
-        "https://shannon.cs.illinois.edu/DenotationGraph/), files directly under flickr30k/images/"
+        f"https://shannon.cs.illinois.edu/DenotationGraph/), files directly under {FLICKR_IMAGES}/"
     ),
-    "coco/annotations/coco_karpathy_test.json": (
+    COCO_LAVIS_TEST: (
         "LAVIS: https://storage.googleapis.com/sfr-vision-language-research/datasets/coco_karpathy_test.json"
     ),
-    "coco/annotations/coco_karpathy_val.json": (
+    COCO_LAVIS_VAL: (
         "LAVIS: https://storage.googleapis.com/sfr-vision-language-research/datasets/coco_karpathy_val.json"
     ),
-    "flickr30k/flickr30k_test.json": (
+    FLICKR_LAVIS_TEST: (
         "LAVIS: https://storage.googleapis.com/sfr-vision-language-research/datasets/flickr30k_test.json"
     ),
-    "coco/images/val2014": _COCO_IMAGES.format(folder="val2014", dest="coco/images/val2014/"),
-    "coco/images/test2015": _COCO_IMAGES.format(folder="test2015", dest="coco/images/test2015/"),
-    "coco/images/train2014": _COCO_IMAGES.format(folder="train2014", dest="coco/images/train2014/"),
+    COCO_VAL2014_IMAGES: _COCO_IMAGES.format(folder="val2014", dest=f"{COCO_VAL2014_IMAGES}/"),
+    COCO_TEST2015_IMAGES: _COCO_IMAGES.format(folder="test2015", dest=f"{COCO_TEST2015_IMAGES}/"),
+    COCO_TRAIN2014_IMAGES: _COCO_IMAGES.format(folder="train2014", dest=f"{COCO_TRAIN2014_IMAGES}/"),
 }
 
 DATA_ROOT_HINT = "(the data root is --data-root, else $BLIP2_DATA, else ./data; see docs/tasks.md)"

@@ -1,8 +1,8 @@
-"""The Task: declarative data about one benchmark plus the few functions that act on it.
+"""The Task: declarative data about one benchmark plus the functions that act on it (loader, scorer).
 
 Like lm-evaluation-harness tasks, everything that decides a number (files, split, image size,
-prompt, decoding, scorer, the paper row it is compared with) is declared here and serialisable,
-so a result can record exactly what produced it.
+prompt, decoding, scorer, the paper row it is compared with) is declared on the task and
+serialisable (the scorer by its name), so a result can record exactly what produced it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any, Literal
 from tasks import evaluation
 from tasks.data_root import resolve_data_root
 from tasks.errors import TaskError
+from tasks.scorers import DEFAULT_VQA_SCORER, Scorer
 from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
 from tasks.text import preprocess_caption, preprocess_question
@@ -33,25 +34,32 @@ def frozen_mapping(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any
 class SplitSpec:
     """One split: the files it reads (relative to the data root) and the paper rows it answers to.
 
-    ``files`` are required; ``alternative_files`` are accepted in their place (LAVIS JSONs, used only
-    when the original Karpathy file is absent). ``options`` tells the loader which file is which.
+    ``files`` maps each file's role (what the loader reads it as: "questions", "annotations",
+    "captions", "karpathy") to its path; all are required. ``alternative_files`` are accepted in their
+    place (the LAVIS JSON, role "lavis", used only when the original Karpathy file is absent).
+    ``options`` holds the loader's other settings (image name prefix, Karpathy split name, ...), never
+    a path, so each path is written once.
     """
 
     name: str
     description: str
-    files: tuple[str, ...]
+    files: Mapping[str, str]
     image_folder: str
     paper: tuple[tuple[str, str], ...] = ()
     has_answers: bool = True
-    alternative_files: tuple[str, ...] = ()
+    alternative_files: Mapping[str, str] = field(default_factory=frozen_mapping)
     options: Mapping[str, Any] = field(default_factory=frozen_mapping)
+
+    def __post_init__(self) -> None:
+        for name in ("files", "alternative_files", "options"):
+            object.__setattr__(self, name, frozen_mapping(getattr(self, name)))
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
-            "files": list(self.files),
-            "alternative_files": list(self.alternative_files),
+            "files": list(self.files.values()),
+            "alternative_files": list(self.alternative_files.values()),
             "image_folder": self.image_folder,
             "has_answers": self.has_answers,
             "paper": [list(row) for row in self.paper],
@@ -70,7 +78,7 @@ class Task:
     default_split: str
     image_size: int
     metrics: tuple[str, ...]
-    scorer: str  # "vqa" | "gqa" | "caption" | "nocaps" | "retrieval"
+    scorer: Scorer  # called by score(); its name is what to_dict records
     prediction_format: str  # "vqa" | "gqa" | "caption" | "retrieval"
     loader: Loader
     variants: Mapping[str, Mapping[str, GenerationSettings]] = field(default_factory=frozen_mapping)
@@ -138,7 +146,7 @@ class Task:
             "splits": [spec.to_dict() for spec in self.splits],
             "image_size": self.image_size,
             "metrics": list(self.metrics),
-            "scorer": self.scorer,
+            "scorer": self.scorer.name,
             "prediction_format": self.prediction_format,
             "notes": list(self.notes),
         }
@@ -190,7 +198,7 @@ class Task:
         predictions: Any,
         loaded: LoadedSplit,
         *,
-        vqa_scorer: str = evaluation.DEFAULT_VQA_SCORER,
+        vqa_scorer: str = DEFAULT_VQA_SCORER,
         lemmatize: bool = False,
         allow_partial: bool = False,
         allow_empty: bool = False,

@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORERS
+
 NAME = "run"
 HELP = "evaluate a model (zoo name, transformers folder, LAVIS .pth + --arch, or our folder) on tasks"
 
@@ -30,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-workers", type=int, default=0, help="image-decoding worker processes")
     parser.add_argument("--image-size", type=int, help="override the checkpoint's image size")
-    parser.add_argument("--vqa-scorer", default="lavis", choices=["lavis", "official"])
+    parser.add_argument("--vqa-scorer", default=DEFAULT_VQA_SCORER, choices=VQA_SCORERS)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run folder that holds another checkpoint's or other settings' results")

@@ -13,7 +13,6 @@ import numpy as np
 import tasks
 from tasks.atomic import atomic_write_json
 from tasks.errors import TaskError
-from tasks.evaluation import VQA_SCORERS
 from tasks.formats.predictions import (
     read_caption_predictions,
     read_gqa_predictions,
@@ -21,6 +20,7 @@ from tasks.formats.predictions import (
     read_retrieval_scores,
     read_vqa_predictions,
 )
+from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORER_OPTION, VQA_SCORERS
 
 NAME = "score"
 HELP = "score a predictions file against a task split and print one JSON result"
@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--vqa-scorer",
         choices=VQA_SCORERS,
-        help="VQA accuracy variant for vqav2/okvqa (default: lavis, which reproduces the paper)",
+        help=f"VQA accuracy variant for vqav2/okvqa (default: {DEFAULT_VQA_SCORER}, which reproduces the paper)",
     )
     parser.add_argument(
         "--lemmatize",
@@ -74,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     task = tasks.get(args.task)
-    if args.vqa_scorer is not None and task.scorer != "vqa":
+    if args.vqa_scorer is not None and not task.scorer.takes(VQA_SCORER_OPTION):
         raise TaskError(f"--vqa-scorer applies to the VQA-accuracy tasks (vqav2, okvqa), not {task.name}")
     loaded = task.load(tasks.resolve_data_root(args.data_root), args.split, check_images=False)
     if not loaded.has_answers:
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     result = task.score(
         predictions,
         loaded,
-        vqa_scorer=args.vqa_scorer or "lavis",
+        vqa_scorer=args.vqa_scorer or DEFAULT_VQA_SCORER,
         lemmatize=args.lemmatize,
         allow_partial=args.allow_partial,
         allow_empty=args.allow_empty,

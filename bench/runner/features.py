@@ -14,7 +14,7 @@ DEFAULT_FEATURE_MEMORY = 4 * 2**30  # bytes of ViT features kept in memory befor
 
 def pad_tokens(token_lists: Sequence[Sequence[int]], pad_id: int, device: torch.device | str = "cpu"
                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(ids, mask) right-padded to the longest list; LAVIS pads every text to 35 tokens, which is wasted work."""
+    """(ids, mask) right-padded to the longest list; LAVIS pads every text to max_text_tokens, which is wasted work."""
     width = max(len(t) for t in token_lists)
     ids = torch.full((len(token_lists), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(token_lists), width), dtype=torch.long)

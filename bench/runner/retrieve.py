@@ -11,7 +11,7 @@ and the last layer runs for the query positions only (`ItmTextStates`). ViT feat
 bounded at COCO-5K.
 
 `retrieval_scores_reference` is LAVIS's algorithm (ITM per direction, every pair's keys/values
-recomputed, texts padded to 35 tokens); the tests show both give the same scores.
+recomputed, texts padded to the task's max_text_tokens); the tests show both give the same scores.
 """
 
 from __future__ import annotations

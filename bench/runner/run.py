@@ -24,6 +24,7 @@ from tasks.errors import TaskInputError
 from tasks.formats.gqa import write_gqa_results
 from tasks.formats.predictions import write_caption_results, write_retrieval_scores
 from tasks.formats.vqa import write_vqa_results
+from tasks.scorers import DEFAULT_VQA_SCORER
 from tasks.splits import LoadedSplit, RetrievalSplit
 from tasks.task import Task
 
@@ -58,7 +59,7 @@ class RunRequest:
     seed: int = 0
     image_size: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
-    vqa_scorer: str = "lavis"
+    vqa_scorer: str = DEFAULT_VQA_SCORER
     quiet: bool = False
     overwrite: bool = False
     skip_bad: bool = False

@@ -1,9 +1,10 @@
-"""Shared JSON reading/validation helpers that turn every problem into a precise ``DataError``."""
+"""Shared helpers: JSON checks that raise a precise ``DataError``, and id checks that name the ids."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -85,6 +86,28 @@ def format_ids(ids: Any, limit: int = 10) -> str:
     if len(items) > limit:
         shown += f" (and {len(items) - limit} more)"
     return shown
+
+
+def id_differences(expected: Iterable[Any], given: Iterable[Any]) -> tuple[list[Any], list[Any]]:
+    """(missing, unknown): the expected ids ``given`` lacks, in expected order, and the given ids that are
+    not expected, in given order. Every check that predictions cover a split or a reference set uses it."""
+    expected, given = list(expected), list(given)
+    expected_set, given_set = set(expected), set(given)
+    return [key for key in expected if key not in given_set], [key for key in given if key not in expected_set]
+
+
+def check_same_ids(expected: Iterable[Any], given: Iterable[Any], *, missing: str, unknown: str) -> None:
+    """Raise ``ValueError`` naming (up to five of) the missing and unknown ids when the two sets differ.
+
+    ``missing`` / ``unknown`` say what each kind is, e.g. "questions without a prediction"."""
+    absent, extra = id_differences(expected, given)
+    parts = []
+    if absent:
+        parts.append(f"{len(absent)} {missing} (e.g. {absent[:5]})")
+    if extra:
+        parts.append(f"{len(extra)} {unknown} (e.g. {extra[:5]})")
+    if parts:
+        raise ValueError("; ".join(parts))
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:

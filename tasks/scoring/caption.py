@@ -26,6 +26,8 @@ from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
+from tasks.formats.common import check_same_ids
+
 METRIC_KEYS: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "SPICE")
 
 # pycocoevalcap is a namespace package (no __init__), so locate it through one of its modules.
@@ -37,12 +39,20 @@ SPICE_JARS: tuple[str, ...] = ("stanford-corenlp-3.6.0.jar", "stanford-corenlp-3
 _JAVA_LINE_BREAKS = ("\n", "\r", "\x0b", "\x0c", "\u2028", "\u2029")
 
 
-def _require_java() -> None:
+def java_missing() -> str | None:
+    """Why caption scoring cannot run here (no Java on PATH) and how to fix it, or None when it can."""
     if shutil.which("java") is None:
-        raise RuntimeError(
+        return (
             "caption scoring needs Java on PATH (pycocoevalcap's PTB tokenizer and METEOR run in a JVM); "
             "install a JRE, e.g. 'apt-get install default-jre-headless'"
         )
+    return None
+
+
+def _require_java() -> None:
+    reason = java_missing()
+    if reason is not None:
+        raise RuntimeError(reason)
 
 
 def spice_unavailable_reason(lib_dir: Path | None = None) -> str | None:
@@ -57,7 +67,7 @@ def spice_unavailable_reason(lib_dir: Path | None = None) -> str | None:
             "'python -c \"from pycocoevalcap.spice.get_stanford_models import get_stanford_models; "
             "get_stanford_models()\"' once with internet access."
         )
-    if shutil.which("java") is None:
+    if java_missing() is not None:
         return "SPICE needs Java on PATH; install a JRE"
     return None
 
@@ -168,15 +178,8 @@ def caption_metrics(
     The ids of ``candidates`` must equal those of ``references`` (subset both for partial runs).
     SPICE is None when :func:`spice_unavailable_reason` gives a reason; record it with the result.
     """
-    missing = [k for k in references if k not in candidates]
-    unknown = [k for k in candidates if k not in references]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} ids without a candidate caption (e.g. {missing[:5]})")
-        if unknown:
-            parts.append(f"{len(unknown)} candidate ids not in the references (e.g. {unknown[:5]})")
-        raise ValueError("; ".join(parts))
+    check_same_ids(references, candidates, missing="ids without a candidate caption",
+                   unknown="candidate ids not in the references")
     if not references:
         raise ValueError("no captions to score")
     for key, cand in candidates.items():

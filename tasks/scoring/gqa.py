@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tasks.formats.common import check_same_ids
 from tasks.scoring.vqa_normalize import normalize_answer
 
 
@@ -16,15 +17,8 @@ def gqa_accuracy(predictions: Mapping[str, str], answers: Mapping[str, str]) -> 
     """Return ``{"accuracy"}`` on 0-100 rounded to 2; ``predictions`` must cover exactly ``answers``."""
     if len(answers) == 0:
         raise ValueError("no GQA answers to score")
-    missing = [q for q in answers if q not in predictions]
-    unknown = [q for q in predictions if q not in answers]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} questions without a prediction (e.g. {missing[:5]})")
-        if unknown:
-            parts.append(f"{len(unknown)} predictions for unknown question ids (e.g. {unknown[:5]})")
-        raise ValueError("; ".join(parts))
+    check_same_ids(answers, predictions, missing="questions without a prediction",
+                   unknown="predictions for unknown question ids")
     correct = 0
     for qid, answer in answers.items():
         pred = predictions[qid]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from tasks.formats.common import check_same_ids
 from tasks.formats.vqa import NO_QUESTION_TYPE
 from tasks.scoring.vqa_normalize import (
     clean_whitespace,
@@ -31,7 +32,10 @@ from tasks.scoring.vqa_normalize import (
     process_punctuation,
 )
 
+# The two variants, by the names results record; the default reproduces the paper. Every VQA-scorer
+# choice (score(), `bench run --vqa-scorer`, `bench score --vqa-scorer`) uses these two names.
 VARIANTS: tuple[str, ...] = ("lavis", "official")
+DEFAULT_VARIANT = VARIANTS[0]
 
 SPACY_MODEL = "en_core_web_sm"
 SPACY_INSTALL_HINT = f"pip install spacy && python -m spacy download {SPACY_MODEL}"
@@ -72,27 +76,14 @@ def _question_fraction(prediction: str, gt_answers: Sequence[str], variant: str)
     return float(sum(values)) / len(values)
 
 
-def vqa_score_one(prediction: str, gt_answers: Sequence[str], variant: str = "lavis") -> float:
+def vqa_score_one(prediction: str, gt_answers: Sequence[str], variant: str = DEFAULT_VARIANT) -> float:
     """Score one question on 0-100, rounded to 2 decimals as the scripts' per-question ``evalQA``."""
     _check_variant(variant)
     return round(100 * _question_fraction(prediction, gt_answers, variant), 2)
 
 
-def _check_ids(predictions: Mapping, expected_ids: Sequence, what: str) -> None:
-    expected = set(expected_ids)
-    missing = [q for q in expected_ids if q not in predictions]
-    unknown = [q for q in predictions if q not in expected]
-    if missing or unknown:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} {what} without a prediction (e.g. {missing[:5]})")
-        if unknown:
-            parts.append(f"{len(unknown)} predictions for ids not in the annotations (e.g. {unknown[:5]})")
-        raise ValueError("; ".join(parts))
-
-
 def vqa_accuracy(
-    predictions: Mapping[int, str], annotations: Sequence[Mapping], variant: str = "lavis"
+    predictions: Mapping[int, str], annotations: Sequence[Mapping], variant: str = DEFAULT_VARIANT
 ) -> dict:
     """Score official VQAv2/OK-VQA annotation dicts; every annotated question needs a prediction.
 
@@ -112,7 +103,8 @@ def vqa_accuracy(
         qids.append(ann["question_id"])
     if len(set(qids)) != len(qids):
         raise ValueError("VQA annotations repeat a question_id")
-    _check_ids(predictions, qids, "annotated questions")
+    check_same_ids(qids, predictions, missing="annotated questions without a prediction",
+                   unknown="predictions for ids not in the annotations")
 
     all_values: list[float] = []
     by_type: dict[str, list[float]] = {}

@@ -59,12 +59,12 @@ def test_itc_similarity_matches(pair):
 def test_api_scores_are_the_model_scores(pair):
     ours, _, _, _ = pair
     images = random_images(2, seed=9)
-    itm = blip2.itm_scores(ours, images, TEXTS)
-    itc = blip2.itc_scores(ours, images, TEXTS)
+    itm = blip2.itm_scores(ours, images, TEXTS, max_text_tokens=35)
+    itc = blip2.itc_scores(ours, images, TEXTS, max_text_tokens=35)
     assert itm.shape == itc.shape == (2, len(TEXTS))
     assert ((itm > 0) & (itm < 1)).all()
     with torch.no_grad():
         pixels = blip2.image_transform(ours).batch(images)
-        ids, mask = blip2.api._text_batch(ours, TEXTS)
+        ids, mask = blip2.api._text_batch(ours, TEXTS, 35)
         direct = ours.itm_logits(ours.vision(pixels[1:]).expand(len(TEXTS), -1, -1), ids, mask).softmax(-1)[:, 1]
     torch.testing.assert_close(itm[1], direct, atol=1e-6, rtol=0)

@@ -71,7 +71,8 @@ def test_caption_and_answer_from_pil_return_strings(tiny_dir):
     model = blip2.load_model(tiny_dir("t5", "base"))
     images = random_images(2, seed=8)
     captions = blip2.caption(model, images, prompt="a photo of", num_beams=2, max_new_tokens=5)
-    answers = blip2.answer(model, images, ["what color is it?", "how many?"], num_beams=2)
+    answers = blip2.answer(model, images, ["what color is it?", "how many?"], "Question: {} Short answer:",
+                           num_beams=2)
     assert len(captions) == len(answers) == 2 and all(isinstance(t, str) for t in captions + answers)
     pixels = blip2.image_transform(model).batch(images)
     assert answers == model.generate(pixels, ["Question: what color is it? Short answer:",

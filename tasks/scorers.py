@@ -1,0 +1,188 @@
+"""The scorers a task declares: named callables that turn checked predictions into a split's metrics.
+
+Like lm-evaluation-harness metrics, a scorer is a function registered with the task that uses it
+(``Task.scorer``), not a string that some other module switches on: adding a task with a new kind of
+score means writing its :class:`Scorer` next to the task and adding the task to the registry. The
+scorer's ``name`` is what ``Task.to_dict`` records; each call returns the name the *result* records
+(the VQA variant, "pycocoevalcap", ...). :mod:`tasks.evaluation` checks the predictions against the
+split before a scorer runs, so a scorer only computes numbers. The scoring modules (pycocoevalcap,
+spaCy) are imported when a scorer runs, so loading tasks never pulls in the Java-backed tooling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasks.errors import TaskError
+from tasks.formats.nocaps import NOCAPS_DOMAINS
+from tasks.scoring.vqa import DEFAULT_VARIANT, VARIANTS
+from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit
+
+# The VQA accuracy variants a user can choose (`--vqa-scorer`), and the one that reproduces the paper.
+VQA_SCORERS: tuple[str, ...] = VARIANTS
+DEFAULT_VQA_SCORER: str = DEFAULT_VARIANT
+
+# The options of Task.score that only some scorers take; a scorer lists the ones it takes.
+VQA_SCORER_OPTION = "vqa_scorer"
+LEMMATIZE_OPTION = "lemmatize"
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """What a scorer gets once the predictions matched the split.
+
+    Generation splits: ``ids`` are the scored sample ids in split order and ``candidates`` maps each to
+    its text. Retrieval splits: ``i2t`` / ``t2i`` are the checked score matrices.
+    """
+
+    task: str
+    loaded: LoadedSplit
+    ids: tuple[Any, ...] = ()
+    candidates: Mapping[Any, str] = field(default_factory=dict)
+    i2t: Any = None
+    t2i: Any = None
+    vqa_scorer: str = DEFAULT_VQA_SCORER
+    lemmatize: bool = False
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A scorer's answer: the name the result records, the metrics, and notes/extra keys for the result."""
+
+    scorer: str
+    metrics: dict[str, Any]
+    notes: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A named scoring function; ``options`` are the optional ``Task.score`` arguments it takes."""
+
+    name: str
+    function: Callable[[ScoreInput], Scored]
+    options: frozenset[str] = frozenset()
+
+    def __call__(self, inputs: ScoreInput) -> Scored:
+        return self.function(inputs)
+
+    def takes(self, option: str) -> bool:
+        """Whether this scorer uses the ``Task.score`` option ``option`` (e.g. "lemmatize")."""
+        return option in self.options
+
+
+def _vqa_accuracy(inputs: ScoreInput) -> Scored:
+    from tasks.scoring.vqa import lemmatize_answers, vqa_accuracy
+
+    candidates = dict(inputs.candidates)
+    if inputs.lemmatize:
+        try:
+            candidates = lemmatize_answers(candidates)
+        except RuntimeError as exc:
+            raise TaskError(f"cannot lemmatize answers: {exc}") from None
+    references = inputs.loaded.references  # type: ignore[union-attr]
+    metrics = vqa_accuracy(candidates, [references[key] for key in inputs.ids], variant=inputs.vqa_scorer)
+    return Scored(inputs.vqa_scorer, metrics, extra={"scorer_options": {"lemmatize": inputs.lemmatize}})
+
+
+def _gqa_accuracy(inputs: ScoreInput) -> Scored:
+    from tasks.scoring.gqa import gqa_accuracy
+
+    references = inputs.loaded.references  # type: ignore[union-attr]
+    metrics = gqa_accuracy(dict(inputs.candidates), {key: references[key] for key in inputs.ids})
+    return Scored("gqa-exact-match-after-vqa-normalisation", metrics)
+
+
+def _caption_scorer(by_domain: bool) -> Callable[[ScoreInput], Scored]:
+    def score(inputs: ScoreInput) -> Scored:
+        assert isinstance(inputs.loaded, GenerationSplit)
+        notes: dict[str, str] = {}
+        metrics = caption_metrics(inputs.loaded, list(inputs.ids), dict(inputs.candidates), notes,
+                                  by_domain=by_domain)
+        return Scored("pycocoevalcap", metrics, notes)
+
+    return score
+
+
+def caption_metrics(
+    loaded: GenerationSplit,
+    scored: list[Any],
+    candidates: dict[Any, str],
+    notes: dict[str, str],
+    *,
+    by_domain: bool,
+) -> dict[str, Any]:
+    """pycocoevalcap metrics overall and, for NoCaps, per domain.
+
+    The PTB tokenizer works caption by caption, so everything is tokenized in one JVM call and each
+    domain subset is then scored on its own (its own CIDEr idf), sharing one METEOR JVM; this equals
+    calling ``caption_metrics`` once per subset, minus the JVM start-ups.
+    """
+    from tasks.scoring.caption import (
+        java_missing,
+        meteor_session,
+        score_tokenized,
+        spice_unavailable_reason,
+        tokenize_captions,
+    )
+
+    reason = java_missing()
+    if reason is not None:
+        raise TaskError(reason)
+    tagged: dict[Any, list[str]] = {("ref", i): list(loaded.references[i]) for i in scored}
+    tagged.update({("cand", i): [candidates[i]] for i in scored})
+    tokenized = tokenize_captions(tagged)
+
+    def subset(ids: list[Any], meteor: Any) -> dict[str, Any]:
+        references = {i: tokenized[("ref", i)] for i in ids}
+        return dict(score_tokenized(references, {i: tokenized[("cand", i)] for i in ids}, meteor=meteor))
+
+    with meteor_session() as meteor:
+        metrics = subset(scored, meteor)
+        if by_domain:
+            domains = {sample.sample_id: sample.domain for sample in loaded.samples}
+            per_domain: dict[str, Any] = {}
+            for domain in NOCAPS_DOMAINS:
+                ids = [key for key in scored if domains[key] == domain]
+                if ids:
+                    per_domain[domain] = {**subset(ids, meteor), "n": len(ids)}
+                else:
+                    per_domain[domain] = None
+                    notes[f"by_domain.{domain}"] = "no scored image belongs to this domain"
+            metrics["by_domain"] = per_domain
+    if metrics.get("SPICE") is None:
+        notes["SPICE"] = spice_unavailable_reason() or "the SPICE scorer returned no score"
+    return metrics
+
+
+def _recall_at_k(inputs: ScoreInput) -> Scored:
+    from tasks.scoring.retrieval import retrieval_metrics
+
+    assert isinstance(inputs.loaded, RetrievalSplit)
+    metrics = retrieval_metrics(inputs.i2t, inputs.t2i, inputs.loaded.img2txt, inputs.loaded.txt2img)
+    return Scored("recall-at-k", dict(metrics))
+
+
+VQA_ACCURACY = Scorer("vqa", _vqa_accuracy, frozenset({VQA_SCORER_OPTION, LEMMATIZE_OPTION}))
+GQA_ACCURACY = Scorer("gqa", _gqa_accuracy)
+CAPTION = Scorer("caption", _caption_scorer(by_domain=False))
+NOCAPS_CAPTION = Scorer("nocaps", _caption_scorer(by_domain=True))
+RECALL_AT_K = Scorer("retrieval", _recall_at_k)
+
+__all__ = [
+    "CAPTION",
+    "DEFAULT_VQA_SCORER",
+    "GQA_ACCURACY",
+    "LEMMATIZE_OPTION",
+    "NOCAPS_CAPTION",
+    "RECALL_AT_K",
+    "VQA_ACCURACY",
+    "VQA_SCORERS",
+    "VQA_SCORER_OPTION",
+    "ScoreInput",
+    "Scored",
+    "Scorer",
+    "caption_metrics",
+]
