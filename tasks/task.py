@@ -35,6 +35,8 @@ class SplitSpec:
 
     ``files`` are required; ``alternative_files`` are accepted in their place (LAVIS JSONs, used only
     when the original Karpathy file is absent). ``options`` tells the loader which file is which.
+    ``official_size`` is the paper's split size (questions for VQA, images otherwise): only a run over
+    exactly that many is compared with the paper; None means not recorded, so never confirmed complete.
     """
 
     name: str
@@ -45,6 +47,7 @@ class SplitSpec:
     has_answers: bool = True
     alternative_files: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    official_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +57,7 @@ class SplitSpec:
             "alternative_files": list(self.alternative_files),
             "image_folder": self.image_folder,
             "has_answers": self.has_answers,
+            "official_size": self.official_size,
             "paper": [list(row) for row in self.paper],
         }
 
