@@ -33,17 +33,15 @@ class SplitSize:
     note: str = ""
 
 
-# Published sizes; `--data-root` counts the local files instead.
-SPLIT_SIZES: dict[tuple[str, str], SplitSize] = {
-    ("vqav2", "val"): SplitSize(40_504, 214_354, "VQAv2 val2014"),
-    ("vqav2", "test-dev"): SplitSize(36_807, 107_394, "VQAv2 test-dev2015"),
-    ("okvqa", "test"): SplitSize(5_046, 5_046, "OK-VQA val2014; images taken = questions (an upper bound)"),
-    ("gqa", "test-dev"): SplitSize(398, 12_578, "GQA testdev balanced"),
-    ("nocaps", "val"): SplitSize(4_500, 4_500, "NoCaps val"),
-    ("coco_caption", "karpathy-test"): SplitSize(5_000, 5_000, "COCO Karpathy test"),
-    ("coco_caption", "karpathy-val"): SplitSize(5_000, 5_000, "COCO Karpathy val"),
-    ("flickr30k", "test"): SplitSize(1_000, 5_000, "Flickr30k 1K test, 5 captions per image"),
-    ("coco_retrieval", "test"): SplitSize(5_000, 25_010, "COCO Karpathy 5K test"),
+# The count of each published split that the registry's `SplitSpec.official_size` does not give (that one
+# is questions for VQA, images otherwise): a VQA split's images, a retrieval split's captions.
+OTHER_COUNTS: dict[tuple[str, str], tuple[int, str]] = {
+    ("vqav2", "val"): (40_504, "VQAv2 val2014"),
+    ("vqav2", "test-dev"): (36_807, "VQAv2 test-dev2015"),
+    ("okvqa", "test"): (5_046, "OK-VQA val2014; images taken = questions (an upper bound)"),
+    ("gqa", "test-dev"): (398, "GQA testdev balanced"),
+    ("flickr30k", "test"): (5_000, "Flickr30k 1K test, 5 captions per image"),
+    ("coco_retrieval", "test"): (25_010, "COCO Karpathy 5K test"),
 }
 
 
@@ -214,9 +212,16 @@ def split_size(task_name: str, split: str, data_root: str | None = None) -> Spli
         if loaded.kind == "retrieval":
             return SplitSize(len(loaded.image_paths), len(loaded.texts), f"counted in {data_root}")
         return SplitSize(len({s.image_path for s in loaded.samples}), len(loaded.samples), f"counted in {data_root}")
-    if (task_name, split) not in SPLIT_SIZES:
+    import tasks
+
+    task = tasks.get(task_name)
+    official = task.split(split).official_size
+    if official is None:
         raise ValueError(f"no published size for {task_name} {split}; pass --data-root to count the local files")
-    return SPLIT_SIZES[(task_name, split)]
+    if task.kind == "caption":
+        return SplitSize(official, official, task.split(split).description)
+    other, note = OTHER_COUNTS[(task_name, split)]
+    return SplitSize(other, official, note) if task.kind == "vqa" else SplitSize(official, other, note)
 
 
 def estimate_for(task_name: str, model_name: str, split: str | None = None, data_root: str | None = None,

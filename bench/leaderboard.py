@@ -34,7 +34,8 @@ STATUS_NOTES = {
     NOT_RUN: "a released checkpoint exists but no run folder has this number",
     NO_CHECKPOINT: "the paper's weights were never published and no run folder has this number",
     NOT_SCORED: "the run exists but this metric is null (e.g. SPICE without its Java models)",
-    PARTIAL: "the run scored only part of the split (--limit), so it is not compared",
+    PARTIAL: "the run did not cover the paper's whole split (--limit, skipped images, trimmed or other annotation "
+    "files, the toy data root), so it is not compared",
     NOT_IN_PAPER: "a number we measured that the paper does not report",
 }
 COLUMNS = (
@@ -66,7 +67,7 @@ def _status(row: pd.Series) -> str:
         return NOT_RUN if _released(row["model"]) else NO_CHECKPOINT
     if pd.isna(row["ours"]):
         return NOT_SCORED
-    if row["partial"]:
+    if not row["vs_paper"]:
         return PARTIAL
     return REPRODUCED if within(row["ours"] - row["paper"], row["tolerance"]) else DIFFERS
 
@@ -79,7 +80,7 @@ def build_leaderboard(paper: pd.DataFrame, results: pd.DataFrame, tolerances: To
     """
     blip2 = paper[paper["model"].map(is_blip2_row)][["table", "model", *MATCH, "value"]]
     blip2 = blip2.rename(columns={"value": "paper"})
-    runs = results.rename(columns={"value": "ours", "zoo": "model"})[["model", "run", *MATCH, "ours", "n", "partial"]]
+    runs = results.rename(columns={"value": "ours", "zoo": "model"})[["model", "run", *MATCH, "ours", "n", "vs_paper"]]
     matched = blip2.merge(runs[runs["model"].notna()], on=["model", *MATCH], how="left")
     matched["tolerance"] = matched["metric"].map(tolerances.for_metric)
     matched["ours"] = matched["ours"].round(4)

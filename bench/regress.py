@@ -2,7 +2,9 @@
 
 All metrics are higher-is-better, so a regression is ``current < baseline - tolerance``. A baseline metric
 that the current runs lack is its own outcome (exit 2): a gate that silently skips what it cannot find would
-pass a checkpoint whose run crashed half-way.
+pass a checkpoint whose run crashed half-way. For the same reason a partial current run (``--limit``, skipped
+images, trimmed annotation files) fails like a regression (exit 1) unless ``allow_partial``: its numbers are
+of a smaller split than the baseline's.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from tasks.atomic import atomic_write_text
 
 KEY = ["model", "task", "split", "subset", "metric"]
 MATCH = ["task", "split", "subset", "metric"]
-PASS, REGRESSION, MISSING = "✅ pass", "❌ regression", "⚠️ missing"
+PASS, REGRESSION, MISSING, PARTIAL = "✅ pass", "❌ regression", "⚠️ missing", "❌ partial run"
 EXIT_OK, EXIT_REGRESSION, EXIT_MISSING = 0, 1, 2
 
 
@@ -108,12 +110,18 @@ def _pick_run(model: str, task: str, split: str, current: pd.DataFrame) -> str |
 
 
 def compare(
-    baseline: pd.DataFrame, current: pd.DataFrame, tolerances: Tolerances, run: str | None = None
+    baseline: pd.DataFrame,
+    current: pd.DataFrame,
+    tolerances: Tolerances,
+    run: str | None = None,
+    allow_partial: bool = False,
 ) -> Comparison:
     """Match each baseline row with the current runs (``results_frame`` rows) and judge it.
 
     With ``run``, every baseline row is compared with that run whatever the baseline's model is (gating a new
     checkpoint against an old one's numbers), so the baseline must hold one model per task/split/metric.
+    A row from a partial current run gets the status :data:`PARTIAL` (exit 1) unless ``allow_partial``, which
+    judges it as usual and keeps it marked partial in the report.
     """
     if run is not None:
         dup = baseline[baseline.duplicated(MATCH, keep=False)]
@@ -131,6 +139,7 @@ def compare(
         found = hit[(hit["subset"] == b.subset) & (hit["metric"] == b.metric)]
         value = float(found["value"].iloc[0]) if len(found) else math.nan
         tolerance = tolerances.for_metric(b.metric)
+        partial = bool(len(found)) and bool(found["partial"].iloc[0])
         if math.isnan(value):
             status = MISSING
             if name is None:
@@ -141,8 +150,12 @@ def compare(
                 notes.append(f"run {name} {b.task}-{b.split} has no value for {b.metric} ({b.subset})")
         else:
             status = REGRESSION if value < b.value - tolerance - EPSILON else PASS
-            if bool(found["partial"].iloc[0]):
-                notes.append(f"run {name} {b.task}-{b.split} is partial (n={found['n'].iloc[0]}); compare with care")
+            if partial:
+                reason = found["partial_reason"].iloc[0] or "partial"
+                verdict = "compared anyway (--allow-partial)" if allow_partial else (
+                    "not compared: pass --allow-partial to compare it anyway")
+                notes.append(f"run {name} {b.task}-{b.split} is partial ({reason}); {verdict}")
+                status = status if allow_partial else PARTIAL
         rows.append(
             (
                 b.model,
@@ -156,6 +169,7 @@ def compare(
                 value - b.value,
                 tolerance,
                 status,
+                partial,
             )
         )
     frame = pd.DataFrame(
@@ -172,10 +186,12 @@ def compare(
             "delta",
             "tolerance",
             "status",
+            "partial",
         ],
     )
     statuses = set(frame["status"])
-    code = EXIT_MISSING if MISSING in statuses else EXIT_REGRESSION if REGRESSION in statuses else EXIT_OK
+    failed = bool(statuses & {REGRESSION, PARTIAL})
+    code = EXIT_MISSING if MISSING in statuses else EXIT_REGRESSION if failed else EXIT_OK
     return Comparison(frame, code, tuple(dict.fromkeys(notes)))
 
 
@@ -191,7 +207,7 @@ def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) 
     counts = rows["status"].value_counts()
     verdict = {
         EXIT_OK: "✅ no regression",
-        EXIT_REGRESSION: "❌ regression",
+        EXIT_REGRESSION: "❌ regression" if REGRESSION in counts else "❌ partial run (--allow-partial compares it)",
         EXIT_MISSING: "⚠️ the runs lack metrics that the baseline has",
     }[result.exit_code]
     body = [
@@ -205,14 +221,14 @@ def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) 
             _fmt(r.current),
             _fmt(r.delta, signed=True),
             f"{r.tolerance:g}",
-            r.status,
+            f"{r.status} (partial run)" if r.partial and r.status != PARTIAL else r.status,
         ]
         for r in rows.itertuples()
     ]
     parts = [
         f"### BLIP-2 regression check: {verdict}\n",
         f"Baseline `{baseline_name}`; {len(rows)} metric(s): "
-        + ", ".join(f"{s} {counts[s]}" for s in (PASS, REGRESSION, MISSING) if s in counts)
+        + ", ".join(f"{s} {counts[s]}" for s in (PASS, REGRESSION, MISSING, PARTIAL) if s in counts)
         + f". A regression is current < baseline − tolerance; tolerance {tolerances.describe()}.\n",
         markdown.table(
             ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status"],

@@ -15,13 +15,18 @@ from typing import Any
 
 import pandas as pd
 
+import tasks
 from bench.errors import BenchError
 from blip2 import zoo
+from tasks.coverage import PAPER, TOY_ROOT
+from tasks.errors import TaskInputError
 
 DEFAULT_RUNS_DIR = Path("results/runs")
 REQUIRED_KEYS = ("task", "split", "model", "metrics")
 # One flat row per scalar metric; ``subset`` is "all", a NoCaps domain or a VQA answer type.
-ROW_COLUMNS = ("run", "zoo", "task", "split", "subset", "metric", "value", "n", "partial", "source")
+ROW_COLUMNS = (
+    "run", "zoo", "task", "split", "subset", "metric", "value", "n", "partial", "vs_paper", "partial_reason", "source"
+)
 
 
 class RunFolderError(BenchError):
@@ -40,6 +45,13 @@ class RunResult:
     partial: bool
     metrics: dict[str, Any]
     source: Path
+    against: str = PAPER  # whose split size "complete" means: the paper's, or a toy root's own
+    partial_reason: str | None = None
+
+    @property
+    def vs_paper(self) -> bool:
+        """Whether the paper's number for this split may judge this run: complete, on the paper's split."""
+        return not self.partial and self.against == PAPER
 
 
 def read_metrics_json(path: Path) -> RunResult:
@@ -67,16 +79,44 @@ def read_metrics_json(path: Path) -> RunResult:
     if zoo_name is None and data["model"] in zoo.ZOO:
         zoo_name = data["model"]
     n = data.get("n")
+    n = n if isinstance(n, int) and not isinstance(n, bool) else None
+    partial, against, reason = _coverage(data, n)
     return RunResult(
         run=data["model"],
         zoo=zoo_name,
         task=data["task"],
         split=data["split"],
-        n=n if isinstance(n, int) and not isinstance(n, bool) else None,
-        partial=bool(data.get("partial", False)),
+        n=n,
+        partial=partial,
         metrics=data["metrics"],
         source=Path(path),
+        against=against,
+        partial_reason=reason,
     )
+
+
+def _coverage(data: dict[str, Any], n: int | None) -> tuple[bool, str, str | None]:
+    """``(partial, against, reason)`` of a record: its own ``coverage`` block when it has one.
+
+    A record written before runs recorded their coverage (a ``--limit`` run then said ``"partial": false``)
+    is judged by its ``n`` against the paper's split size, so an old 3-image run is never compared either.
+    """
+    recorded = data.get("coverage")
+    if isinstance(recorded, dict):
+        against = recorded.get("against") if recorded.get("against") in (PAPER, TOY_ROOT) else PAPER
+        reason = recorded.get("reason") if isinstance(recorded.get("reason"), str) else None
+        partial = bool(data.get("partial", False)) or reason is not None
+        return partial, against, reason or ("the run says it is partial" if partial else None)
+    try:
+        official = tasks.get(data["task"]).split(data["split"]).official_size
+    except TaskInputError:
+        official = None
+    if data.get("partial"):
+        return True, PAPER, "the run says it is partial"
+    if official is None or n != official:
+        return True, PAPER, (f"the record has no coverage and n={n}, while the paper's split size is "
+                             f"{official if official is not None else 'not recorded'}")
+    return False, PAPER, None
 
 
 def find_metrics_files(runs_dir: Path) -> list[Path]:
@@ -127,9 +167,10 @@ def flatten_metrics(metrics: dict[str, Any]) -> list[tuple[str, str, float | Non
 def results_frame(results: list[RunResult]) -> pd.DataFrame:
     """One row per (run, task, split, subset, metric), columns :data:`ROW_COLUMNS`."""
     rows = [
-        (r.run, r.zoo, r.task, r.split, subset, metric, value, r.n, r.partial, str(r.source))
+        (r.run, r.zoo, r.task, r.split, subset, metric, value, r.n, r.partial, r.vs_paper, r.partial_reason,
+         str(r.source))
         for r in results
         for subset, metric, value in flatten_metrics(r.metrics)
     ]
     frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
-    return frame.astype({"value": float, "partial": bool})
+    return frame.astype({"value": float, "partial": bool, "vs_paper": bool})

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from tasks.coverage import coverage
 from tasks.errors import PredictionError, TaskError
 from tasks.formats.common import format_ids, id_differences
 from tasks.formats.predictions import (
@@ -201,15 +202,17 @@ def _result(
         "n": n,
         "metrics": metrics,
     }
-    result["partial"] = n < n_expected
+    covered = coverage(task, loaded, n)
+    result["partial"] = covered.partial
     result["n_expected"] = n_expected
+    result["coverage"] = covered.to_dict()
     if loaded.limit is not None:
         result["limit"] = loaded.limit
         result["split_size"] = loaded.total
     result.update(extra)
     all_notes = {**{f"data.{i}": note for i, note in enumerate(loaded.notes)}, **notes}
-    if result["partial"]:
-        all_notes["partial"] = f"scored {n} of {n_expected} ids; missing ids were not scored"
+    if covered.partial:
+        all_notes["partial"] = covered.reason
     if all_notes:
         result["notes"] = all_notes
     return result

@@ -59,7 +59,8 @@ RETRIEVAL_METRICS = ("TR@1", "TR@5", "TR@10", "IR@1", "IR@5", "IR@10", "TR_mean"
 
 
 def _coco_karpathy(
-    name: str, karpathy_split: str, description: str, lavis_file: str, paper: tuple[tuple[str, str], ...] = ()
+    name: str, karpathy_split: str, description: str, lavis_file: str, paper: tuple[tuple[str, str], ...] = (),
+    official_size: int | None = 5_000,
 ) -> SplitSpec:
     """A COCO Karpathy split: Karpathy's file, else LAVIS's JSON for that split; images under coco/images."""
     return SplitSpec(
@@ -70,6 +71,7 @@ def _coco_karpathy(
         image_folder=paths.COCO_IMAGES,
         paper=paper,
         options={"karpathy_split": karpathy_split, "coco": True},
+        official_size=official_size,
     )
 
 
@@ -81,6 +83,7 @@ VQAV2 = Task(
         SplitSpec(
             name="val",
             description="VQAv2 val2014: 214,354 questions, scored locally",
+            official_size=214_354,
             files={"questions": paths.VQAV2_VAL_QUESTIONS, "annotations": paths.VQAV2_VAL_ANNOTATIONS},
             image_folder=paths.COCO_VAL2014_IMAGES,
             paper=(("Table 2", "VQAv2 val"),),
@@ -89,6 +92,7 @@ VQAV2 = Task(
         SplitSpec(
             name="test-dev",
             description="VQAv2 test-dev2015: no public answers; produces the EvalAI submission file",
+            official_size=107_394,
             files={"questions": paths.VQAV2_TEST_DEV_QUESTIONS},
             image_folder=paths.COCO_TEST2015_IMAGES,
             paper=(
@@ -119,6 +123,7 @@ OKVQA = Task(
         SplitSpec(
             name="test",
             description="OK-VQA val2014: 5,046 questions",
+            official_size=5_046,
             files={"questions": paths.OKVQA_QUESTIONS, "annotations": paths.OKVQA_ANNOTATIONS},
             image_folder=paths.COCO_VAL2014_IMAGES,
             paper=(("Table 2", "OK-VQA test"),),
@@ -147,6 +152,7 @@ GQA = Task(
         SplitSpec(
             name="test-dev",
             description="GQA testdev_balanced: 12,578 questions on 398 images",
+            official_size=12_578,
             files={"questions": paths.GQA_TEST_DEV_QUESTIONS},
             image_folder=paths.GQA_IMAGES,
             paper=(("Table 2", "GQA test-dev"),),
@@ -170,6 +176,7 @@ NOCAPS = Task(
         SplitSpec(
             name="val",
             description="NoCaps val: 4,500 images (417 in-, 2,670 near-, 1,413 out-domain), 10 captions each",
+            official_size=4_500,
             files={"captions": paths.NOCAPS_VAL_CAPTIONS},
             image_folder=paths.NOCAPS_IMAGES,
             paper=(("Table 1", "NoCaps val"), ("Table 3", "NoCaps val")),
@@ -216,6 +223,7 @@ FLICKR30K = Task(
         SplitSpec(
             name="test",
             description="Karpathy 1K test: 1,000 images, 5,000 captions",
+            official_size=1_000,
             files={"karpathy": paths.FLICKR_KARPATHY},
             alternative_files={"lavis": paths.FLICKR_LAVIS_TEST},
             image_folder=paths.FLICKR_IMAGES,

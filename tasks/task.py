@@ -39,6 +39,8 @@ class SplitSpec:
     place (the LAVIS JSON, role "lavis", used only when the original Karpathy file is absent).
     ``options`` holds the loader's other settings (image name prefix, Karpathy split name, ...), never
     a path, so each path is written once.
+    ``official_size`` is the paper's split size (questions for VQA, images otherwise): only a run over
+    exactly that many is compared with the paper; None means not recorded, so never confirmed complete.
     """
 
     name: str
@@ -49,6 +51,7 @@ class SplitSpec:
     has_answers: bool = True
     alternative_files: Mapping[str, str] = field(default_factory=frozen_mapping)
     options: Mapping[str, Any] = field(default_factory=frozen_mapping)
+    official_size: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("files", "alternative_files", "options"):
@@ -62,6 +65,7 @@ class SplitSpec:
             "alternative_files": list(self.alternative_files.values()),
             "image_folder": self.image_folder,
             "has_answers": self.has_answers,
+            "official_size": self.official_size,
             "paper": [list(row) for row in self.paper],
         }
 

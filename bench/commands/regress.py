@@ -1,4 +1,5 @@
-"""``python -m bench regress``: the CI gate; exit 0 (no regression), 1 (regression) or 2 (metric missing)."""
+"""``python -m bench regress``: the CI gate; exit 0 (no regression), 1 (regression or partial run) or 2 (metric
+missing)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bench.tolerance import parse_tolerances
 from tasks.atomic import atomic_write_text
 
 NAME = "regress"
-HELP = "compare current runs with a baseline and print a Markdown report (exit 1 on a regression)"
+HELP = "compare current runs with a baseline and print a Markdown report (exit 1 on a regression or a partial run)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +41,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(gate a new checkpoint against an old one's numbers)",
     )
     parser.add_argument("--output", type=Path, help="also write the Markdown report here (for a PR comment)")
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="compare partial current runs (--limit, skipped images, trimmed annotation files) instead of failing "
+        "them with exit 1; they stay marked partial in the report (default: off)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     baseline = load_baseline(args.baseline, args.model)
     if not len(baseline):
         raise BenchError(f"baseline {args.baseline} has no metric to compare" + (" for --model" if args.model else ""))
-    result = compare(baseline, current, tolerances, run=args.run)
+    result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial)
     report = to_markdown(result, tolerances, str(args.baseline))
     sys.stdout.write(report)
     if args.output is not None:

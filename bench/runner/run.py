@@ -20,6 +20,7 @@ import tasks
 from bench.errors import BenchError
 from blip2.checkpoints.hub import WeightsUnavailable
 from tasks.atomic import atomic_write_json
+from tasks.coverage import coverage
 from tasks.errors import TaskInputError
 from tasks.formats.gqa import write_gqa_results
 from tasks.formats.predictions import write_caption_results, write_retrieval_scores
@@ -244,8 +245,11 @@ def _write_results(request, model, name, task, loaded, settings, transform, pred
         result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer, allow_partial=bool(skipped),
                             allow_empty=True)
     else:
+        covered = coverage(task, loaded, total)
         result = {"task": task.name, "split": loaded.split, "scorer": None, "n": total, "metrics": {},
-                  "notes": {"submission": f"no public answers: upload {path / 'predictions.json'} to EvalAI"}}
+                  "partial": covered.partial, "coverage": covered.to_dict(),
+                  "notes": {"submission": f"no public answers: upload {path / 'predictions.json'} to EvalAI",
+                            **({"partial": covered.reason} if covered.partial else {})}}
     if skipped:
         result["partial"] = True
         result.setdefault("notes", {})["skipped"] = (f"{len(skipped)} sample(s) skipped because their image "

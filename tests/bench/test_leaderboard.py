@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -178,3 +180,21 @@ def test_unknown_tolerance_metric_on_the_command_line(runs, tmp_path):
     result = bench_here("leaderboard", "--runs", str(runs), "--out", str(tmp_path / "out"), "--tolerance", "CIDer=1")
     assert result.returncode == 2
     assert "unknown metric 'CIDer'" in result.stderr and "CIDEr" in result.stderr
+
+
+def test_only_complete_runs_of_the_papers_split_are_judged(tmp_path):
+    """A toy-root run or an old record without coverage is shown as partial beside the paper, never judged."""
+    root = tmp_path / "runs"
+    write_run(root, "vitg-flant5xl", "gqa", "test-dev", {"accuracy": 44.2}, against="toy root")
+    old = write_run(root, "vitg-opt2.7b", "gqa", "test-dev", {"accuracy": 34.6}, n=3)
+    record = json.loads(old.read_text(encoding="utf-8"))
+    del record["coverage"]  # written before runs recorded their coverage, by a --limit 3 run
+    old.write_text(json.dumps(record), encoding="utf-8")
+    full = write_run(root, "vitg-opt6.7b", "gqa", "test-dev", {"accuracy": 36.4}, n=12_578)
+    record = json.loads(full.read_text(encoding="utf-8"))
+    del record["coverage"]  # an old record of the whole split is still judged
+    full.write_text(json.dumps(record), encoding="utf-8")
+    frame = build_leaderboard(load_paper_results(), results_frame(collect_runs(root)), parse_tolerances([], 0.5))
+    assert _row(frame, "vitg-flant5xl", "gqa", "test-dev", "accuracy")["status"] == "partial run"
+    assert _row(frame, "vitg-opt2.7b", "gqa", "test-dev", "accuracy")["status"] == "partial run"
+    assert _row(frame, "vitg-opt6.7b", "gqa", "test-dev", "accuracy")["status"] == "reproduced"

@@ -167,3 +167,32 @@ def test_unknown_tolerance_metric_is_a_user_error(baseline, tmp_path):
     runs = _write_runs(tmp_path / "rerun")
     result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs), "--tolerance", "R@1=1")
     assert result.returncode == 2 and result.stderr.startswith("error: --tolerance 'R@1=1': unknown metric 'R@1'")
+
+
+def test_a_partial_current_run_fails_unless_allowed(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "limited")
+    write_run(runs, "vitg-qformer-coco", "coco_retrieval", "test", RETRIEVAL, partial=True, n=3)
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs))
+    assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "❌ partial run (--allow-partial compares it)" in result.stdout
+    assert "| TR@1 | 85.40 | 85.40 | +0.00 | 0 | ❌ partial run |" in result.stdout
+    assert "| vitg-flant5xl | vqav2 | val | all | accuracy | 63.13 | 63.13 | +0.00 | 0 | ✅ pass |" in result.stdout
+    assert "run vitg-qformer-coco coco_retrieval-test is partial (scored 3 samples of a bigger split)" in result.stdout
+    allowed = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs), "--allow-partial")
+    assert allowed.returncode == 0, allowed.stdout
+    assert "| TR@1 | 85.40 | 85.40 | +0.00 | 0 | ✅ pass (partial run) |" in allowed.stdout
+
+
+def test_a_metrics_json_without_coverage_is_judged_by_its_n(baseline, tmp_path):
+    """Records written before coverage was recorded said "partial": false even for --limit runs."""
+    runs = _write_runs(tmp_path / "old")
+    path = runs / "vitg-qformer-coco" / "coco_retrieval-test" / "metrics.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    del record["coverage"]
+    record["n"] = 3
+    path.write_text(json.dumps(record), encoding="utf-8")
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs))
+    assert result.returncode == 1 and "n=3, while the paper's split size is 5000" in result.stdout
+    record["n"] = 5000  # the paper's 5K test in full
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert bench_here("regress", "--baseline", str(baseline), "--runs", str(runs)).returncode == 0

@@ -30,10 +30,15 @@ def test_vqa_result_shape_and_values(data_root):
             "accuracy_by_answer_type": {"yes/no": 100.0, "number": 90.0, "other": 0.0},
             "accuracy_by_question_type": {"none of the above": 63.33},  # the fixture's files give no types
         },
-        "partial": False,
+        # every question of the files is scored, but 3 questions are not the paper's VQAv2 val: partial
+        "partial": True,
         "n_expected": 3,
+        "coverage": {"evaluated": 3, "split_size": 3, "official_size": None, "against": "paper",
+                     "unit": "questions", "reason": result["notes"]["partial"]},
+        "notes": {"partial": result["notes"]["partial"]},
         "scorer_options": {"lemmatize": False},
     }
+    assert "the size of the paper's vqav2 val is not recorded" in result["notes"]["partial"]
     json.dumps(result)
 
 
