@@ -33,7 +33,7 @@ def test_vqa_result_shape_and_values(data_root):
         # every question of the files is scored, but 3 questions are not the paper's VQAv2 val: partial
         "partial": True,
         "n_expected": 3,
-        "coverage": {"evaluated": 3, "split_size": 3, "official_size": None, "against": "paper",
+        "coverage": {"evaluated": 3, "split_size": 3, "official_size": 214_354, "against": "paper",
                      "unit": "questions", "reason": result["notes"]["partial"]},
         "notes": {"partial": result["notes"]["partial"]},
         "scorer_options": {"lemmatize": False},
