@@ -38,7 +38,7 @@ def test_vqa_result_shape_and_values(data_root):
         "notes": {"partial": result["notes"]["partial"]},
         "scorer_options": {"lemmatize": False},
     }
-    assert "the size of the paper's vqav2 val is not recorded" in result["notes"]["partial"]
+    assert "the data files hold 3 questions but the paper's vqav2 val has 214354" in result["notes"]["partial"]
     json.dumps(result)
 
 
