@@ -58,8 +58,11 @@ def load_pickle_weights(path: Path) -> dict:
     """`torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary objects."""
     if not Path(path).is_file():
         raise MissingWeightsError(f"{path}: weight file missing. {_REDOWNLOAD}")
-    if Path(path).stat().st_size == 0:
-        raise CorruptWeightsError(f"{path}: the weight file is empty (0 bytes). {_REDOWNLOAD}")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip archive, or a legacy pickle
+        what = "empty (0 bytes)" if not head else f"not a PyTorch weights file (it starts with {head!r})"
+        raise CorruptWeightsError(f"{path}: the weight file is {what}. {_REDOWNLOAD}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
