@@ -17,6 +17,20 @@ from tasks.errors import DataError
 _BAD_IMAGE = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)
 
 
+class ImageReadError(DataError):
+    """An image that cannot be read, raised with the same one-line message from a DataLoader worker.
+
+    torch re-raises a worker's exception as ``type(exc)(text)`` where the text holds the worker's whole
+    traceback; this class keeps only the original message, so the user sees one line, not a traceback.
+    """
+
+    def __init__(self, message: str):
+        marker = f"{type(self).__name__}: "
+        if message.startswith("Caught ") and "Original Traceback" in message and marker in message:
+            message = message.rsplit(marker, 1)[1].strip()
+        super().__init__(message)
+
+
 def _why(exc: Exception) -> str:
     if isinstance(exc, Image.DecompressionBombError):
         return (f"{exc} Pillow refuses images this large (over {2 * Image.MAX_IMAGE_PIXELS} pixels) as possible "
@@ -42,8 +56,9 @@ class ImageFiles(Dataset):
                 image.load()
                 return index, self.transform(image)
         except _BAD_IMAGE as exc:
-            raise DataError(f"image {path} (sample {self.ids[index]!r}) cannot be read: {_why(exc)}. Replace "
-                            "the file, remove the sample from the split, or (VQA, captions) pass --skip-bad.") from exc
+            raise ImageReadError(f"image {path} (sample {self.ids[index]!r}) cannot be read: {_why(exc)}. "
+                                 "Replace the file, remove the sample from the split, or (VQA, captions) pass "
+                                 "--skip-bad.") from exc
 
 
 def image_batches(paths: Sequence[Path], ids: Sequence, transform: ImageTransform, batch_size: int,

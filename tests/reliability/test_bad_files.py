@@ -137,10 +137,12 @@ def bomb(path):
     write_png(path, np.zeros((1, 1), np.uint8), width=60000, height=60000)  # 3.6e9 pixels in 60 bytes
 
 
-def test_decompression_bomb_is_a_named_error(tiny_dir, data_root, tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_decompression_bomb_is_a_named_error(tiny_dir, data_root, tmp_path, capsys, workers):
+    """Also from a DataLoader worker, whose errors torch re-raises with the worker's traceback as text."""
     bomb(coco_path(data_root, 5))
     model = tiny_dir("opt", "base")
-    code = main(run_args(model, data_root, tmp_path))
+    code = main(run_args(model, data_root, tmp_path, "vqav2", "--num-workers", workers))
     err = refused(capsys, code, coco_path(data_root, 5), "sample 50")
     assert "decompression bomb" in err and "--skip-bad" in err
     assert not (folder(tmp_path, model, "vqav2-val") / "metrics.json").exists()
