@@ -1,11 +1,13 @@
 """Build a :class:`~tasks.splits.LoadedSplit` from the official files under the data root.
 
 Everything a split needs is checked here, before any model runs: the files parse and have the right
-fields, every question has its answers, and every image the (possibly ``limit``-ed) split uses exists.
+fields, every question has its answers, and (:func:`check_image_files`) every image the (possibly
+``limit``-ed) split uses is a file inside the data root.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +16,7 @@ from tasks.errors import DataError
 from tasks.formats import gqa, karpathy, lavis_json, nocaps, vqa
 from tasks.formats.common import format_ids
 from tasks.sources import DATA_ROOT_HINT, where_published
-from tasks.splits import GenerationSplit, RetrievalSplit, Sample
+from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
 
 if TYPE_CHECKING:
     from tasks.task import SplitSpec
@@ -29,20 +31,46 @@ def _take(items: list, limit: int | None) -> list:
     return items if limit is None else items[:limit]
 
 
-def check_images_exist(task: str, split: str, root: Path, folder: str, paths: Iterable[Path]) -> None:
-    """Fail listing missing image files (each distinct path is stat-ed once)."""
+def check_image_files(
+    loaded: LoadedSplit, folder: str, *, allow_outside_data_root: bool = False
+) -> None:
+    """Fail, before any model runs, on image paths that leave the data root, are folders, or are missing.
+
+    An annotation file's image path that is absolute or climbs out with ``..`` would make a run read
+    files the data root does not hold; it is refused unless the user allows it. The test is on the path as
+    written, so a folder inside the data root that is a symlink to elsewhere stays fine.
+    """
+    root = loaded.data_root
+    paths = loaded.image_paths if isinstance(loaded, RetrievalSplit) else [s.image_path for s in loaded.samples]
     unique = list(dict.fromkeys(paths))
+    where = f"{loaded.task} {loaded.split}"
+    named_in = ", ".join(str(f) for f in loaded.files)
+    if not allow_outside_data_root:
+        outside = [p for p in unique if not Path(os.path.normpath(p)).is_relative_to(os.path.normpath(root))]
+        if outside:
+            raise DataError(
+                f"{where}: {len(outside)} image path(s) in {named_in} leave the data root {root} (an absolute "
+                f"path or '..'), e.g. {format_ids([str(p) for p in outside], limit=3)}. Fix the annotation file "
+                f"to name images under {root / folder}/, or, if you trust it, pass --allow-outside-data-root"
+            )
+    folders = [p for p in unique if p.is_dir()]
+    if folders:
+        raise DataError(
+            f"{where}: {len(folders)} image path(s) in {named_in} are directories, not image files, e.g. "
+            f"{format_ids([str(p) for p in folders], limit=3)}. Fix the annotation file or the image folder "
+            f"{root / folder}/"
+        )
     missing = [path for path in unique if not path.is_file()]
     if missing:
         raise DataError(
-            f"{task} {split}: {len(missing)} of {len(unique)} image file(s) missing, e.g. "
+            f"{where}: {len(missing)} of {len(unique)} image file(s) missing, e.g. "
             f"{format_ids([str(p) for p in missing], limit=3)}. Expected the images under {root / folder}/. "
             f"{where_published(folder)} {DATA_ROOT_HINT}"
         )
 
 
 def load_vqa(
-    task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
+    task: str, spec: SplitSpec, root: Path, limit: int | None
 ) -> GenerationSplit:
     """VQAv2 / OK-VQA: questions (+ annotations when the split has answers), COCO images by image_id."""
     questions_rel = spec.files["questions"]
@@ -80,8 +108,6 @@ def load_vqa(
     )
     if spec.has_answers:
         references = {s.sample_id: annotations[s.sample_id] for s in samples}
-    if check_images:
-        check_images_exist(task, spec.name, root, folder, (s.image_path for s in samples))
     return GenerationSplit(
         task,
         spec.name,
@@ -97,7 +123,7 @@ def load_vqa(
 
 
 def load_gqa(
-    task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
+    task: str, spec: SplitSpec, root: Path, limit: int | None
 ) -> GenerationSplit:
     """GQA: the balanced questions file keyed by questionId; images by imageId."""
     rel = spec.files["questions"]
@@ -109,8 +135,6 @@ def load_gqa(
         for q in _take(questions, limit)
     )
     answers = {q.question_id: q.answer for q in questions}
-    if check_images:
-        check_images_exist(task, spec.name, root, folder, (s.image_path for s in samples))
     references = {s.sample_id: answers[s.sample_id] for s in samples}
     return GenerationSplit(
         task, spec.name, "vqa", root, (path,), samples, references, True, len(questions), limit
@@ -118,7 +142,7 @@ def load_gqa(
 
 
 def load_nocaps(
-    task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
+    task: str, spec: SplitSpec, root: Path, limit: int | None
 ) -> GenerationSplit:
     """NoCaps: COCO-style captions file with a domain per image."""
     rel = spec.files["captions"]
@@ -129,8 +153,6 @@ def load_nocaps(
         Sample(image.image_id, image.image_id, root / folder / image.file_name, None, image.domain)
         for image in _take(images, limit)
     )
-    if check_images:
-        check_images_exist(task, spec.name, root, folder, (s.image_path for s in samples))
     references = {s.sample_id: tuple(captions[s.sample_id]) for s in samples}
     return GenerationSplit(
         task, spec.name, "caption", root, (path,), samples, references, True, len(images), limit
@@ -183,7 +205,7 @@ def _karpathy_or_lavis(
 
 
 def load_karpathy_captions(
-    task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
+    task: str, spec: SplitSpec, root: Path, limit: int | None
 ) -> GenerationSplit:
     """COCO Karpathy caption splits, keyed by COCO image id."""
     path, rows, notes = _karpathy_or_lavis(spec, root)
@@ -196,8 +218,6 @@ def load_karpathy_captions(
     samples = tuple(
         Sample(image_id, image_id, root / folder / rel) for image_id, rel, _ in _take(rows, limit)
     )
-    if check_images:
-        check_images_exist(task, spec.name, root, folder, (s.image_path for s in samples))
     captions = {image_id: refs for image_id, _, refs in rows}
     references = {s.sample_id: captions[s.sample_id] for s in samples}
     return GenerationSplit(
@@ -206,7 +226,7 @@ def load_karpathy_captions(
 
 
 def load_karpathy_retrieval(
-    task: str, spec: SplitSpec, root: Path, limit: int | None, check_images: bool
+    task: str, spec: SplitSpec, root: Path, limit: int | None
 ) -> RetrievalSplit:
     """COCO 5K / Flickr30k 1K retrieval: every caption of every image, with the links between them."""
     path, rows, notes = _karpathy_or_lavis(spec, root)
@@ -220,8 +240,6 @@ def load_karpathy_retrieval(
         texts.extend(captions)
         txt2img.extend([image_index] * len(captions))
     image_paths = tuple(root / folder / rel for _, rel, _ in kept)
-    if check_images:
-        check_images_exist(task, spec.name, root, folder, image_paths)
     return RetrievalSplit(
         task=task,
         split=spec.name,

@@ -17,13 +17,14 @@ from typing import Any, Literal
 from tasks import evaluation
 from tasks.data_root import resolve_data_root
 from tasks.errors import TaskError
+from tasks.loaders import check_image_files
 from tasks.scorers import DEFAULT_VQA_SCORER, Scorer
 from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
 from tasks.text import preprocess_caption, preprocess_question
 
 Kind = Literal["vqa", "caption", "retrieval"]
-Loader = Callable[[str, "SplitSpec", Path, "int | None", bool], LoadedSplit]
+Loader = Callable[[str, "SplitSpec", Path, "int | None"], LoadedSplit]
 
 
 def frozen_mapping(mapping: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
@@ -173,17 +174,22 @@ class Task:
         limit: int | None = None,
         *,
         check_images: bool = True,
+        allow_outside_data_root: bool = False,
     ) -> LoadedSplit:
         """Read and check a split (files, fields, ids, image files) before any model runs.
 
         ``data_root`` None follows the usual precedence ($BLIP2_DATA, then ./data). ``limit`` keeps the
         first N samples (images for retrieval) in file order and only checks their images.
+        ``allow_outside_data_root`` accepts image paths in the annotation files that leave the data root.
         """
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
             raise TaskError(f"limit must be a positive integer, got {limit!r}")
         spec = self.split(split)
         root = resolve_data_root(data_root) if data_root is None else Path(os.path.abspath(data_root))
-        return self.loader(self.name, spec, root, limit, check_images)
+        loaded = self.loader(self.name, spec, root, limit)
+        if check_images:
+            check_image_files(loaded, spec.options["image_folder"], allow_outside_data_root=allow_outside_data_root)
+        return loaded
 
     def prompt_for(self, sample: Sample, settings: GenerationSettings) -> str:
         """The LLM text prompt for a sample: the question preprocessed as BLIP-2 did, put in the prompt."""

@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip samples whose image cannot be read; they are listed in metrics.json (partial)")
     parser.add_argument("--expect-sha256", help="refuse the checkpoint unless its weight file has this sha256")
+    parser.add_argument("--allow-outside-data-root", action="store_true",
+                        help="accept image paths in annotation files that leave the data root (absolute or '..'); "
+                             "default: refused")
     settings = parser.add_argument_group("generation / retrieval settings (override the task defaults)")
     for flag, kind in _OVERRIDES.items():
         settings.add_argument("--" + flag.replace("_", "-"), dest=flag, type=kind)
@@ -64,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         num_workers=args.num_workers, device=args.device, precision=args.precision, limit=args.limit,
         seed=args.seed, image_size=args.image_size, vqa_scorer=args.vqa_scorer, quiet=args.quiet,
         overwrite=args.overwrite, skip_bad=args.skip_bad, expect_sha256=args.expect_sha256,
+        allow_outside_data_root=args.allow_outside_data_root,
         overrides={k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None},
     )
     try:

@@ -27,8 +27,10 @@ def _overrides(pairs: list[str]) -> dict:
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep:
-            raise SystemExit(f"error: --set expects FIELD=VALUE, got {pair!r}")
+        if not sep or not key:
+            from blip2.training.recipe import RecipeError
+
+            raise RecipeError(f"--set expects FIELD=VALUE (a JSON value), got {pair!r}")
         try:
             out[key] = json.loads(value)
         except json.JSONDecodeError:

@@ -9,8 +9,35 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import DataLoader, Dataset
 
-from blip2.processing import ImageTransform
+from blip2.processing import ImageTransform, to_rgb
 from tasks.errors import DataError
+
+# What opening a bad image raises: missing, a directory, truncated, not an image, an unsupported bit depth
+# (ValueError), or more pixels than Pillow's decompression-bomb limit.
+_BAD_IMAGE = (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError)
+
+
+class ImageReadError(DataError):
+    """An image that cannot be read, raised with the same one-line message from a DataLoader worker.
+
+    torch re-raises a worker's exception as ``type(exc)(text)`` where the text holds the worker's whole
+    traceback; this class keeps only the original message, so the user sees one line, not a traceback.
+    """
+
+    def __init__(self, message: str):
+        marker = f"{type(self).__name__}: "
+        if message.startswith("Caught ") and "Original Traceback" in message and marker in message:
+            message = message.rsplit(marker, 1)[1].strip()
+        super().__init__(message)
+
+
+def _why(exc: Exception) -> str:
+    if isinstance(exc, Image.DecompressionBombError):
+        return (f"{exc} Pillow refuses images this large (over {2 * Image.MAX_IMAGE_PIXELS} pixels) as possible "
+                "decompression bombs; shrink the image")
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory, not an image file"
+    return str(exc)
 
 
 class ImageFiles(Dataset):
@@ -28,9 +55,10 @@ class ImageFiles(Dataset):
             with Image.open(path) as image:
                 image.load()
                 return index, self.transform(image)
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            raise DataError(f"image {path} (sample {self.ids[index]!r}) cannot be read: {exc}. "
-                            "Replace the file, or remove the sample from the split.") from exc
+        except _BAD_IMAGE as exc:
+            raise ImageReadError(f"image {path} (sample {self.ids[index]!r}) cannot be read: {_why(exc)}. "
+                                 "Replace the file, remove the sample from the split, or (VQA, captions) pass "
+                                 "--skip-bad.") from exc
 
 
 def image_batches(paths: Sequence[Path], ids: Sequence, transform: ImageTransform, batch_size: int,
@@ -65,12 +93,14 @@ def group_by_image(keys: Sequence[Hashable]) -> tuple[list[int], list[list[int]]
 
 
 def find_unreadable(paths: Sequence[Path]) -> dict[str, str]:
-    """{path: reason} for every image that is missing, empty, truncated or not an image (each checked once)."""
+    """{path: reason} for every image that is missing, empty, truncated, too large, of an unsupported bit
+    depth or not an image (each checked once): what `ImageFiles` would fail on."""
     bad = {}
     for path in dict.fromkeys(str(p) for p in paths):
         try:
             with Image.open(path) as image:
                 image.load()
-        except (OSError, UnidentifiedImageError, ValueError) as exc:
-            bad[path] = f"{type(exc).__name__}: {exc}"
+                to_rgb(image)
+        except _BAD_IMAGE as exc:
+            bad[path] = f"{type(exc).__name__}: {_why(exc)}"
     return bad

@@ -65,6 +65,7 @@ class RunRequest:
     overwrite: bool = False
     skip_bad: bool = False
     expect_sha256: str | None = None
+    allow_outside_data_root: bool = False
 
 
 def expand_tasks(spec: str) -> list[str]:
@@ -81,7 +82,8 @@ def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
     for name in request.tasks:
         task = tasks.get(name)
         try:
-            loaded.append((task, task.load(request.data_root, request.split, request.limit)))
+            loaded.append((task, task.load(request.data_root, request.split, request.limit,
+                                           allow_outside_data_root=request.allow_outside_data_root)))
         except TaskInputError as exc:
             problems.append(f"data for {name}: {exc}")
     weights = blip2.missing_weights(request.model, request.arch)

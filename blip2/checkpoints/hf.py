@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from ..config import Blip2Config, LLMConfig, QFormerConfig, VisionConfig
+from ..errors import ModelInputError
 from ..models.build import build_model
 from ..models.image_encoder import resize_pos_embed
 from .keymap import Rule, load_into, map_state_dict
@@ -51,14 +52,21 @@ GENERATION_ARCHS = {"Blip2ForConditionalGeneration", "Blip2Model"}
 RETRIEVAL_ARCHS = {"Blip2ForImageTextRetrieval"}
 
 
+class HFCheckpointError(ModelInputError, ValueError):
+    """A transformers folder that is not a BLIP-2 checkpoint this project can map (config, model type)."""
+
+
 def split_qkv_bias(state: dict[str, torch.Tensor], source: str) -> dict[str, torch.Tensor]:
-    """transformers stores EVA's q/v biases as one qkv bias with zeros for k; timm keeps q_bias and v_bias."""
+    """transformers stores EVA's q/v biases as one qkv bias; timm (and we) keep q_bias and v_bias only.
+
+    The k part is zero as released, but transformers 5.x trains the whole fused bias, so a fine-tuned
+    checkpoint can have a non-zero k part. It is dropped, exactly: it adds q . b_k to every attention logit
+    of a query, the same constant for all keys, which softmax removes.
+    """
     out = {}
     for key, value in state.items():
         if key.endswith(".attn.qkv.bias"):
-            q, k, v = value.chunk(3)
-            if torch.count_nonzero(k):
-                raise ValueError(f"{source}: {key} has a non-zero k bias; EVA ViT-g has none")
+            q, _, v = value.chunk(3)
             stem = key[: -len("qkv.bias")]
             out[stem + "q_bias"], out[stem + "v_bias"] = q, v
         else:
@@ -71,7 +79,8 @@ def config_from_hf(hf: dict[str, Any], preprocessor: dict[str, Any] | None = Non
     archs = set(hf.get("architectures") or ["Blip2ForConditionalGeneration"])
     v, q = hf.get("vision_config", {}), hf.get("qformer_config", {})
     if v.get("hidden_act", "gelu") != "gelu" or not v.get("qkv_bias", True):
-        raise ValueError("transformers' BLIP-2 vision tower is EVA ViT-g (gelu, q/v bias); got another one")
+        raise HFCheckpointError("transformers' BLIP-2 vision tower is EVA ViT-g (gelu, q/v bias); the config "
+                                "describes another one")
     image_size = v.get("image_size", 224)
     if preprocessor:
         size = preprocessor.get("size", {})
@@ -109,7 +118,8 @@ def config_from_hf(hf: dict[str, Any], preprocessor: dict[str, Any] | None = Non
         text = dict(hf.get("text_config") or {})
         family = {"opt": "opt", "t5": "t5"}.get(text.get("model_type"))
         if family is None:
-            raise ValueError(f"unsupported LLM type {text.get('model_type')!r}; BLIP-2 uses OPT or FlanT5")
+            raise HFCheckpointError(f"unsupported LLM type {text.get('model_type')!r} in text_config; BLIP-2 "
+                                    "uses OPT or FlanT5")
         llm = LLMConfig(family=family, hub_id=text.get("_name_or_path") or None, config=_llm_config(text))
     cfg = Blip2Config(
         vision=vision,
@@ -150,9 +160,11 @@ def load_hf_dir(directory: Path, source: str | None = None) -> tuple[torch.nn.Mo
     try:
         hf_cfg = json.loads(cfg_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{cfg_path}: cannot read a transformers BLIP-2 config ({exc})") from exc
+        raise HFCheckpointError(f"{cfg_path}: cannot read a transformers BLIP-2 config ({exc}); download the "
+                                "checkpoint again") from exc
     if hf_cfg.get("model_type") != "blip-2":
-        raise ValueError(f"{cfg_path}: model_type is {hf_cfg.get('model_type')!r}, not 'blip-2'")
+        raise HFCheckpointError(f"{cfg_path}: model_type is {hf_cfg.get('model_type')!r}, not 'blip-2'; give a "
+                                "BLIP-2 checkpoint")
     preprocessor = read_preprocessor_config(directory)
     cfg = config_from_hf(hf_cfg, preprocessor)
     state, files = read_weight_files(directory)

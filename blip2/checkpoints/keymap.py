@@ -35,6 +35,10 @@ class CheckpointKeyError(ModelInputError, KeyError):
         return self.args[0]
 
 
+class WeightShapeError(ModelInputError, ValueError):
+    """A checkpoint tensor whose shape differs from the model's: config and weights do not belong together."""
+
+
 def _head(keys: Sequence[str], n: int = 40) -> list[str]:
     keys = sorted(keys)
     return keys if len(keys) <= n else keys[:n] + [f"... (+{len(keys) - n} more)"]
@@ -125,7 +129,9 @@ def load_into(
         if tuple(v.shape) != tuple(own[k].shape)
     ]
     if bad_shapes:
-        raise ValueError(f"checkpoint {source} has tensors of the wrong shape:\n  " + "\n  ".join(bad_shapes))
+        raise WeightShapeError(f"checkpoint {source} has tensors of the wrong shape:\n  " + "\n  ".join(bad_shapes)
+                               + "\n  Its weights do not fit the model its config (or --arch) describes: use the "
+                               "config and weights of one checkpoint, or download it again")
     model.load_state_dict(dict(state), strict=False, assign=_on_meta(model))
     return left_at_init
 

@@ -13,14 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from ..config import Blip2Config
+from ..errors import ModelInputError
 from ..models.build import build_model
 from .keymap import load_into, model_keys
+from .weights_io import MissingWeightsError, load_safetensors
 
 CONFIG_NAME = "blip2_config.json"
 WEIGHTS_NAME = "model.safetensors"
+
+
+class NativeConfigError(ModelInputError, ValueError):
+    """A blip2-bench folder whose config file cannot be read or does not describe a model."""
 
 
 def is_native_dir(path: Path) -> bool:
@@ -52,13 +58,15 @@ def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     try:
         cfg = Blip2Config.from_dict(json.loads((directory / CONFIG_NAME).read_text()))
     except (OSError, json.JSONDecodeError, TypeError, ValueError) as exc:
-        raise ValueError(f"{directory / CONFIG_NAME}: not a valid blip2-bench config ({exc})") from exc
+        raise NativeConfigError(f"{directory / CONFIG_NAME}: not a valid blip2-bench config ({exc}); save the "
+                                "model again with blip2.save_model, or restore the file") from exc
     model = build_model(cfg)
     model.eval()
     weights = directory / WEIGHTS_NAME
     if not weights.exists():
-        raise FileNotFoundError(f"{weights}: missing; a blip2-bench folder holds {CONFIG_NAME} and {WEIGHTS_NAME}")
-    load_into(model, load_file(weights), str(weights))
+        raise MissingWeightsError(f"{weights}: missing; a blip2-bench folder holds {CONFIG_NAME} and {WEIGHTS_NAME}. "
+                                  "Copy or save the model again")
+    load_into(model, load_safetensors(weights), str(weights))
     for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
         if (directory / sub).is_dir():
             setattr(model, attr, transformers.AutoTokenizer.from_pretrained(directory / sub))

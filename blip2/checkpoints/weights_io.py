@@ -1,20 +1,48 @@
-"""Reading weight files safely: safetensors first, pickles only with `weights_only=True`."""
+"""Reading weight files safely: safetensors first, pickles only with `weights_only=True`.
+
+A file that cannot be parsed (empty, truncated, garbage) or a shard the index lists but the folder lacks
+is a user error naming the file: an interrupted download is the usual cause, and downloading again the fix.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import pickle
+import zipfile
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 
 from ..errors import ModelInputError
 
+_REDOWNLOAD = ("An interrupted download is the usual cause: delete the file (or its hub cache folder) and "
+               "download the checkpoint again.")
+
 
 class UnsafeCheckpointError(ModelInputError, ValueError):
     """A pickled checkpoint that carries more than tensors (code objects, custom classes)."""
+
+
+class CorruptWeightsError(ModelInputError, ValueError):
+    """A weight file that cannot be parsed: empty, truncated or not a weights file at all."""
+
+
+class MissingWeightsError(ModelInputError, FileNotFoundError):
+    """A weight file (or a shard its index lists) is not there."""
+
+
+def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """Every tensor of a `.safetensors` file; a damaged or missing file is an error naming it."""
+    if not Path(path).is_file():
+        raise MissingWeightsError(f"{path}: weight file missing. {_REDOWNLOAD}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError) as exc:
+        raise CorruptWeightsError(f"{path}: not a readable safetensors file ({exc}); it is empty, truncated "
+                                  f"or not a weights file. {_REDOWNLOAD}") from None
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
@@ -28,6 +56,13 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def load_pickle_weights(path: Path) -> dict:
     """`torch.load(weights_only=True)`: tensors and plain containers only, never arbitrary objects."""
+    if not Path(path).is_file():
+        raise MissingWeightsError(f"{path}: weight file missing. {_REDOWNLOAD}")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # torch.save's zip archive, or a legacy pickle
+        what = "empty (0 bytes)" if not head else f"not a PyTorch weights file (it starts with {head!r})"
+        raise CorruptWeightsError(f"{path}: the weight file is {what}. {_REDOWNLOAD}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -35,13 +70,17 @@ def load_pickle_weights(path: Path) -> dict:
             f"{path}: refused to unpickle it; it holds objects beyond tensors and plain containers, and "
             f"loading those could run code. Convert it to safetensors in a trusted environment. ({exc})"
         ) from exc
+    except (EOFError, OSError, RuntimeError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        # torch.load's errors for a cut-off zip, a stray byte stream or a bad magic number
+        raise CorruptWeightsError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc}); "
+                                  f"it is truncated or not a checkpoint. {_REDOWNLOAD}") from None
 
 
 # A transformers folder's weights, in the order they are looked for: shard indexes first, safetensors first.
 _WEIGHT_FILES = (
-    ("model.safetensors.index.json", load_file),
+    ("model.safetensors.index.json", load_safetensors),
     ("pytorch_model.bin.index.json", load_pickle_weights),
-    ("model.safetensors", load_file),
+    ("model.safetensors", load_safetensors),
     ("pytorch_model.bin", load_pickle_weights),
 )
 
@@ -59,12 +98,26 @@ def read_weight_files(directory: Path) -> tuple[dict[str, torch.Tensor], list[Pa
             continue
         if not name.endswith(".index.json"):
             return loader(path), [path]
-        shards = sorted(set(json.loads(path.read_text())["weight_map"].values()))
-        files = [directory / s for s in shards]
+        files = _shard_files(path)
         state: dict[str, torch.Tensor] = {}
         for f in files:
             state.update(loader(f))
         return state, files
-    raise FileNotFoundError(
+    raise MissingWeightsError(
         f"{directory}: no weights found (looked for {', '.join(name for name, _ in _WEIGHT_FILES)})"
     )
+
+
+def _shard_files(index: Path) -> list[Path]:
+    """The shards a `*.index.json` lists, all checked present before any is read."""
+    try:
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        raise CorruptWeightsError(f"{index}: not a readable shard index (a JSON object with a 'weight_map'; "
+                                  f"{type(exc).__name__}: {exc}). {_REDOWNLOAD}") from None
+    files = [index.parent / str(s) for s in shards]
+    missing = [f.name for f in files if not f.is_file()]
+    if missing:
+        raise MissingWeightsError(f"{index.parent}: {len(missing)} of the {len(files)} shard(s) that {index.name} "
+                                  f"lists are missing ({', '.join(missing[:5])}). {_REDOWNLOAD}")
+    return files

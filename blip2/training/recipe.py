@@ -9,7 +9,24 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from ..errors import ModelInputError
+
 Stage = Literal["stage1", "stage2", "caption", "vqa", "retrieval"]
+
+
+class RecipeError(ModelInputError, ValueError):
+    """A recipe that cannot run as written: not JSON, an unknown field, values that contradict each other."""
+
+
+class UnknownRecipeError(ModelInputError, KeyError):
+    """A recipe name that is neither shipped nor a JSON file."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class RecipeStartError(ModelInputError, FileNotFoundError):
+    """A recipe's starting weights or data are not where it says (a previous stage not run yet, a file absent)."""
 
 
 @dataclass(frozen=True)
@@ -58,20 +75,22 @@ class Recipe:
 
     def __post_init__(self) -> None:
         if (self.max_steps is None) == (self.epochs is None):
-            raise ValueError(f"recipe {self.name}: give exactly one of max_steps and epochs")
+            raise RecipeError(f"recipe {self.name}: give exactly one of max_steps and epochs (max_steps "
+                              f"{self.max_steps}, epochs {self.epochs}); e.g. --set max_steps=100 --set epochs=null")
         unknown = sorted(set(self.objectives) - {"itc", "itm", "itg"})
         if unknown or not self.objectives:
-            raise ValueError(f"recipe {self.name}: objectives must be a non-empty subset of itc, itm, itg; "
+            raise RecipeError(f"recipe {self.name}: objectives must be a non-empty subset of itc, itm, itg; "
                              f"got {list(self.objectives)}")
         if self.batch_size % self.grad_accum:
-            raise ValueError(f"recipe {self.name}: batch_size {self.batch_size} is not divisible by "
+            raise RecipeError(f"recipe {self.name}: batch_size {self.batch_size} is not divisible by "
                              f"grad_accum {self.grad_accum}")
 
     def with_overrides(self, overrides: dict[str, Any]) -> Recipe:
         known = {f.name for f in dataclasses.fields(self)}
         unknown = sorted(set(overrides) - known)
         if unknown:
-            raise ValueError(f"unknown recipe field(s) {unknown}; known: {sorted(known)}")
+            raise RecipeError(f"--set: unknown recipe field(s) {unknown} for recipe {self.name}; known fields: "
+                              f"{', '.join(sorted(known))}")
         overrides = {k: tuple(v) if k in ("betas", "objectives", "data") and isinstance(v, list) else v
                      for k, v in overrides.items()}
         return dataclasses.replace(self, **overrides)
@@ -98,15 +117,33 @@ def recipe_names() -> list[str]:
 def load_recipe(name_or_path: str | Path) -> Recipe:
     """A shipped recipe by name, or a recipe JSON file by path."""
     path = Path(name_or_path)
-    if path.suffix == ".json" and path.exists():
-        text = path.read_text()
+    if path.suffix == ".json" and path.is_file():
+        where = str(path)
+        text = path.read_text(errors="replace")
     else:
-        files = [folder / f"{name_or_path}.json" for folder in _FOLDERS if (folder / f"{name_or_path}.json").is_file()]
-        if not files:
-            raise KeyError(f"unknown recipe {name_or_path!r}; shipped recipes: {', '.join(recipe_names())}")
-        text = files[0].read_text()
-    data = json.loads(text)
+        found = [folder / f"{name_or_path}.json" for folder in _FOLDERS if (folder / f"{name_or_path}.json").is_file()]
+        file = found[0] if found else None
+        if file is None:
+            kind = "recipe file not found" if path.suffix == ".json" else "unknown recipe"
+            raise UnknownRecipeError(f"{kind} {str(name_or_path)!r}; give a JSON file or one of the shipped "
+                                     f"recipes: {', '.join(recipe_names())}")
+        where = f"recipe {name_or_path} ({file})"
+        text = file.read_text()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise RecipeError(f"{where}: not valid JSON ({exc}); a recipe is one JSON object of fields") from None
+    if not isinstance(data, dict):
+        raise RecipeError(f"{where}: a recipe is one JSON object of fields, got {type(data).__name__}")
     data.pop("$comment", None)
+    known = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = sorted(set(data) - known)
+    missing = sorted(f.name for f in dataclasses.fields(Recipe)
+                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+                     and f.name not in data)
+    if unknown or missing:
+        raise RecipeError(f"{where}: unknown field(s) {unknown}, missing field(s) {missing}; known fields: "
+                          f"{', '.join(sorted(known))}")
     if "betas" in data:
         data["betas"] = tuple(data["betas"])
     for key in ("data", "objectives"):

@@ -13,7 +13,7 @@ from ..models.build import build_model
 from ..processing import ImageTransform
 from . import init
 from .data import ExampleDataset, TarShardPairs, expand_braces, karpathy_examples, vqa_examples
-from .recipe import Recipe
+from .recipe import Recipe, RecipeStartError
 from .trainer import TrainResult, train
 
 
@@ -39,9 +39,9 @@ def starting_model(recipe: Recipe, runs_root: Path):
         if source.startswith("recipe:"):
             folder = runs_root / source.removeprefix("recipe:") / "model"
             if not folder.is_dir():
-                raise FileNotFoundError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
-                                        f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` "
-                                        "first")
+                raise RecipeStartError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
+                                       f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` "
+                                       "first")
             source = str(folder)
         model = api.load_model(source)
         if target is not None and model.cfg.is_stage1 and not target.is_stage1:
@@ -83,7 +83,7 @@ def _released(recipe: Recipe, field: str, runs_root: Path) -> Path | None:
     try:
         path = init.resolve_released(value, runs_root, hub=field == "qformer_init")
     except FileNotFoundError as exc:
-        raise FileNotFoundError(f"{where}: {exc}") from None
+        raise RecipeStartError(f"{where}: {exc}") from None
     except WeightsUnavailable as exc:
         tried = str(exc).splitlines()[0]
         if value.startswith("lavis:"):
@@ -120,7 +120,7 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.D
     if shards:
         missing = [str(s) for s in shards if not s.exists()]
         if missing:
-            raise FileNotFoundError(f"recipe {recipe.name}: missing tar shards, e.g. {missing[:3]}")
+            raise RecipeStartError(f"recipe {recipe.name}: missing tar shards under {data_root}, e.g. {missing[:3]}")
         return TarShardPairs(shards, transform, seed=recipe.seed)
     return ExampleDataset(examples, transform, seed=recipe.seed)
 
@@ -128,9 +128,9 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.D
 def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True) -> TrainResult:
     """Train `recipe`; the model is saved (our format) to `<output_root>/<recipe>/model`."""
     out = output_root / recipe.name
-    out.mkdir(parents=True, exist_ok=True)
     model = starting_model(recipe, output_root)
     dataset = recipe_dataset(recipe, data_root, model)
+    out.mkdir(parents=True, exist_ok=True)  # only now: unreachable weights or data leave no folder behind
     result = train(recipe, model, dataset, out, progress=progress)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
         api.save_model(model.eval(), out / "model")

@@ -120,14 +120,23 @@ def _read_npz(path: Path, expected: str) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise PredictionError(f"missing file {path}. Expected {expected}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise PredictionError(f"{path}: not a readable .npz ({exc}). Expected {expected}") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # np.load reads a .npy as one bare array
+        raise PredictionError(
+            f"{path}: a single .npy array, not an .npz archive of named arrays. Save the scores with "
+            f"numpy.savez (e.g. np.savez('scores.npz', i2t=i2t, t2i=t2i)). Expected {expected}"
+        )
+    try:
+        with loaded as archive:
             return {key: archive[key] for key in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise PredictionError(f"{path}: not a readable .npz ({exc}). Expected {expected}") from None
 
 
 def read_retrieval_scores(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Load and check ``i2t`` / ``t2i`` from an ``.npz``: present, 2-D, numeric, no NaN."""
+    """Load and check ``i2t`` / ``t2i`` from an ``.npz``: present, 2-D, numeric, finite."""
     path = Path(path)
     arrays = _read_npz(path, RETRIEVAL_LAYOUT)
     return check_score_matrices(arrays.get("i2t"), arrays.get("t2i"), source=str(path), found=list(arrays))
@@ -165,12 +174,15 @@ def check_score_matrices(
         if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
             raise PredictionError(f"{source}: array '{key}' must be numeric, got dtype {array.dtype}")
         array = array.astype(np.float64, copy=False)
-        nan = np.argwhere(np.isnan(array))
-        if len(nan):
-            row, col = (int(x) for x in nan[0])
+        bad = np.argwhere(~np.isfinite(array))
+        if len(bad):
+            row, col = (int(x) for x in bad[0])
+            nans = int(np.isnan(array).sum())
+            kind = "NaN" if nans == len(bad) else "inf" if nans == 0 else "non-finite (NaN or inf)"
             raise PredictionError(
-                f"{source}: array '{key}' holds {len(nan)} NaN score(s), first at [{row}, {col}]; "
-                "every image-text pair needs a real score"
+                f"{source}: array '{key}' holds {len(bad)} {kind} score(s), first at [{row}, {col}] = "
+                f"{array[row, col]}; every image-text pair needs a finite score. "
+                "Recompute the scores (an overflow in fp16 gives inf), or mask with a large finite value"
             )
         checked.append(array)
     return checked[0], checked[1]
