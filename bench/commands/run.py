@@ -73,19 +73,10 @@ def run(args: argparse.Namespace) -> int:
         return _default_job(args)
     if args.task is None or args.model is None:
         raise BenchError("give both --task and --model (or neither, for the default toy job)")
-    from bench.runner.checks import expand_tasks
     from bench.runner.errors import RunError
-    from bench.runner.run import RunRequest, run_all  # heavy: torch, transformers
+    from bench.runner.run import run_all  # heavy: torch, transformers
 
-    request = RunRequest(
-        tasks=expand_tasks(args.task), model=args.model, split=args.split, arch=args.arch,
-        data_root=args.data_root, output_dir=args.output_dir, name=args.name,
-        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
-        num_workers=args.num_workers, device=args.device, precision=args.precision, limit=args.limit,
-        seed=args.seed, image_size=args.image_size, vqa_scorer=args.vqa_scorer, quiet=args.quiet,
-        overwrite=args.overwrite, skip_bad=args.skip_bad, expect_sha256=args.expect_sha256,
-        overrides={k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None},
-    )
+    request = request_from_args(args)
     try:
         folders = run_all(request)
     except RunError as exc:
@@ -95,6 +86,22 @@ def run(args: argparse.Namespace) -> int:
         for folder in folders:
             print(folder / "metrics.json")
     return 0
+
+
+def request_from_args(args: argparse.Namespace):
+    """The `RunRequest` that `bench run --task ... --model ...` asks for (every flag lands in it)."""
+    from bench.runner.checks import expand_tasks
+    from bench.runner.run import RunRequest
+
+    return RunRequest(
+        tasks=expand_tasks(args.task), model=args.model, split=args.split, arch=args.arch,
+        data_root=args.data_root, output_dir=args.output_dir, name=args.name,
+        batch_size=DEFAULT_BATCH_SIZE if args.batch_size is None else args.batch_size,
+        num_workers=args.num_workers, device=args.device, precision=args.precision, limit=args.limit,
+        seed=args.seed, image_size=args.image_size, vqa_scorer=args.vqa_scorer, quiet=args.quiet,
+        overwrite=args.overwrite, skip_bad=args.skip_bad, expect_sha256=args.expect_sha256,
+        overrides={k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None},
+    )
 
 
 def given_flags(args: argparse.Namespace) -> list[str]:

@@ -201,7 +201,9 @@ def settings_for(request, task: Task, cfg: Blip2Config):
     try:
         return defaults.with_overrides(overrides)
     except TaskInputError as exc:  # e.g. --min-new-tokens above the task's max_new_tokens
-        raise RunError(f"{task.name}: {exc} (from the command-line flags)") from None
+        given = ", ".join(flag(k) for k in request.overrides) or "--image-size"
+        raise RunError(f"{task.name}: {exc}; the task defaults are in `python -m bench list tasks`, "
+                       f"the flags given: {given}") from None
 
 
 def recorded_settings(request, task: Task, cfg: Blip2Config) -> dict[str, Any]:
