@@ -118,7 +118,7 @@ def _check_flags(args: argparse.Namespace, task: tasks.Task) -> None:
         ("--allow-empty", args.allow_empty, not retrieval, "the VQA and captioning tasks"),
     ):
         if given and not applies:
-            raise TaskError(f"{name} does not apply to {task.name}; it applies to {which}")
+            raise TaskError(f"{name} applies to {which}, not {task.name}")
 
 
 def _plain(value: Any) -> Any:
