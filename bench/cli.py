@@ -17,13 +17,42 @@ from bench.errors import USER_ERRORS
 USER_ERROR_EXIT = 2
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's help ends with its default, unless its text already says it (or it has none to say)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text.lower() or action.default is None or action.required:
+            return text
+        return super()._get_help_string(action)
+
+
+def version_text() -> str:
+    """`--version`: ours, and the torch and transformers a result depends on (read without importing them)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import blip2
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"blip2-bench {blip2.__version__} (torch {installed('torch')}, transformers {installed('transformers')})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Reproduce and evaluate BLIP-2 on its paper benchmarks."
+        prog="python -m bench", description="Reproduce and evaluate BLIP-2 on its paper benchmarks.",
+        formatter_class=HelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=version_text(),
+                        help="print the versions of blip2-bench, torch and transformers, and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
-        sub = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP)
+        sub = subparsers.add_parser(command.NAME, help=command.HELP, description=command.HELP,
+                                    formatter_class=HelpFormatter)
         command.add_arguments(sub)
         sub.set_defaults(handler=command.run)
     return parser

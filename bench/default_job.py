@@ -21,13 +21,26 @@ BATCH_SIZE = 50  # CPU: tiny models, so large batches amortise the per-call over
 
 @dataclass(frozen=True)
 class DefaultJob:
-    """Where the default job reads and writes; tests shrink it with `limit` and temporary folders."""
+    """Where the default job reads and writes, and how it runs: the `bench run` flags it honours.
+
+    `results_dir` holds the committed leaderboard files; they are refreshed only from a full run written
+    to `results_dir/runs`, so a `--limit` or elsewhere-written run never replaces them.
+    """
 
     data_root: Path = DEFAULT_ROOT
     output_dir: Path = Path("results/runs")
     results_dir: Path = Path("results")
     limit: int | None = None
     quiet: bool = False
+    device: str = "cpu"
+    batch_size: int = BATCH_SIZE
+    precision: str = "auto"
+    num_workers: int = 0
+
+    @property
+    def refreshes_leaderboard(self) -> bool:
+        """Only a full run into the runs folder beside the leaderboard files may rewrite them."""
+        return self.limit is None and Path(self.output_dir).resolve() == (Path(self.results_dir) / "runs").resolve()
 
 
 def task_names(kind: str) -> list[str]:
@@ -36,19 +49,26 @@ def task_names(kind: str) -> list[str]:
 
 
 def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
-    """Evaluate every toy model on its tasks and refresh the leaderboard; returns the run folders."""
+    """Evaluate every toy model on its tasks (and refresh the leaderboard, see `DefaultJob`); returns the
+    run folders."""
+    from bench.runner.checks import check_request
     from bench.runner.run import RunRequest, run_all
 
-    root = ensure_root(job.data_root)
     plan = [(m, task_names("generation")) for m in GENERATION_MODELS]
     plan += [(m, task_names("retrieval")) for m in RETRIEVAL_MODELS]
+    requests = [RunRequest(tasks=names, model=model, data_root=str(job.data_root), output_dir=str(job.output_dir),
+                           batch_size=job.batch_size, limit=job.limit, quiet=job.quiet, device=job.device,
+                           precision=job.precision, num_workers=job.num_workers,
+                           overwrite=True)  # the default job owns the toy runs: it refreshes them
+                for model, names in plan]
+    for request in requests:  # bad flags stop the job before the toy root is built
+        check_request(request)
+    ensure_root(job.data_root)
     folders: list[Path] = []
-    for model, names in plan:
-        request = RunRequest(tasks=names, model=model, data_root=str(root), output_dir=str(job.output_dir),
-                             batch_size=BATCH_SIZE, limit=job.limit, quiet=job.quiet,
-                             overwrite=True)  # the default job owns the toy runs: it refreshes them
+    for request in requests:
         folders += run_all(request)
-    write_leaderboard(job.output_dir, job.results_dir)
+    if job.refreshes_leaderboard:
+        write_leaderboard(job.output_dir, job.results_dir)
     return folders
 
 

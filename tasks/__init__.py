@@ -11,6 +11,8 @@ A runner does::
 
 from __future__ import annotations
 
+import difflib
+
 from tasks.data_root import resolve_data_root
 from tasks.errors import DataError, PredictionError, TaskError, TaskInputError
 from tasks.registry import TASKS
@@ -56,7 +58,9 @@ def get(name: str) -> Task:
     try:
         return _BY_NAME[name]
     except (KeyError, TypeError):
-        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(_BY_NAME)}") from None
+        close = difflib.get_close_matches(str(name), list(_BY_NAME), n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise TaskError(f"unknown task {name!r}; known tasks: {', '.join(_BY_NAME)}{hint}") from None
 
 
 def listing() -> list[dict]:

@@ -6,6 +6,8 @@ import argparse
 
 from bench.cost import GPU_PEAK_TFLOPS, estimate_for, format_estimate
 from bench.errors import BenchError
+from bench.suggest import did_you_mean
+from blip2 import zoo
 
 NAME = "cost"
 HELP = "print the passes, FLOPs and projected GPU hours of evaluating a zoo model on a task's full split"
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpu", default="A100-40GB", help=f"one of: {', '.join(GPU_PEAK_TFLOPS)} (default A100-40GB)")
     parser.add_argument("--utilization", type=float, default=0.4,
                         help="fraction of the GPU's peak reached on average (default 0.4)")
-    parser.add_argument("--data-root", help="count the local split files instead of using the published sizes")
+    parser.add_argument("--data-root", help="count the local split files (default: the published split sizes)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         estimate = estimate_for(args.task, args.model, args.split, args.data_root)
     except (KeyError, ValueError) as exc:
-        raise CostError(str(exc).strip("'\"")) from exc
+        hint = did_you_mean(args.model, zoo.names()) if args.model not in zoo.ZOO else ""
+        raise CostError(str(exc).strip("'\"") + hint) from exc
     print(format_estimate(estimate, args.gpu, args.utilization))
     return 0

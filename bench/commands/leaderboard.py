@@ -9,6 +9,7 @@ from bench.leaderboard import DEFAULT_TOLERANCE, build_leaderboard, write_leader
 from bench.paper import load_paper_results
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
+from bench.writable import check_output_folder, write_errors
 
 NAME = "leaderboard"
 HELP = "gather run folders into leaderboard.csv/.md/.png beside the paper's numbers"
@@ -30,8 +31,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     tolerances = parse_tolerances(args.tolerance, DEFAULT_TOLERANCE)
+    check_output_folder(args.out, "--out")
     frame = build_leaderboard(load_paper_results(), results_frame(collect_runs(args.runs)), tolerances)
-    for path in write_leaderboard(frame, args.out, tolerances):
+    with write_errors(args.out, "--out"):
+        written = write_leaderboard(frame, args.out, tolerances)
+    for path in written:
         print(f"wrote {path}")
     counts = frame["status"].value_counts()
     print(", ".join(f"{status}: {count}" for status, count in counts.items()))

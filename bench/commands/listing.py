@@ -72,10 +72,11 @@ def _params(n: int) -> str:
 
 
 def format_models() -> str:
-    from blip2.param_report import parameter_rows  # builds models on the meta device: imports torch
+    from blip2.param_report import cache_dir as param_cache_dir
+    from blip2.param_report import parameter_rows  # cached; a first call builds models on the meta device
 
     counts = {r["model"]: r for r in parameter_rows(zoo.names())}
-    lines = ["| model | image | sources | cached locally | trainable | total | paper rows |",
+    lines = ["| model | image | sources | cached locally | trainable (paper) | total (paper) | paper rows |",
              "|---|---|---|---|---|---|---|"]
     for name in zoo.names():
         e = zoo.get(name)
@@ -83,6 +84,10 @@ def format_models() -> str:
                                           e.local_dir and f"shipped:{_shipped(e.local_dir)}"]))
         c = counts[name]
         lines.append(f"| {name} | {e.image_size} | {sources or 'no released checkpoint'} | {_cached(e)} | "
-                     f"{c['trainable'] / 1e6:.1f}M | {_params(c['total'])} | {'; '.join(e.paper_rows)} |")
-    lines.append(f"\nLAVIS files are looked for in {lavis_cache_dir()} (set BLIP2_LAVIS_DIR to change it).")
+                     f"{c['trainable'] / 1e6:.1f}M ({c['paper_trainable']}) | {_params(c['total'])} "
+                     f"({c['paper_total']}) | {'; '.join(e.paper_rows)} |")
+    lines.append("\nTrainable: what BLIP-2 trains (Q-Former, queries, projection, ln_vision; for a stage-1 model "
+                 "everything but the ViT). Counts are measured on the meta device and cached in "
+                 f"{param_cache_dir()}; (paper) is Table 2 / Sec. 3.1, - where the paper gives none.")
+    lines.append(f"LAVIS files are looked for in {lavis_cache_dir()} (set BLIP2_LAVIS_DIR to change it).")
     return "\n".join(lines)

@@ -14,7 +14,8 @@ HELP = "print the BLIP-2 paper's numbers (Tables 2-6, BLIP-2 rows and the compar
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("csv", "md"), default="md", help="output format (default: md)")
-    parser.add_argument("--table", type=int, action="append", help="only this table number (repeatable)")
+    parser.add_argument("--table", type=int, action="append",
+                        help="only this table number (repeatable; default: every table)")
     parser.add_argument("--blip2-only", action="store_true", help="leave out the compared systems")
 
 

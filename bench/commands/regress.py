@@ -1,5 +1,9 @@
-"""``python -m bench regress``: the CI gate; exit 0 (no regression), 1 (regression or partial run) or 2 (metric
-missing)."""
+"""``python -m bench regress``: the CI gate; exit 0 (no regression), 1 (a regression, or a partial current run
+without --allow-partial) or 2 (anything else).
+
+Exit 1 means a result the gate cannot pass, never a tool problem: a missing metric or a file it could not
+read or write is exit 2, and the output paths are checked before any work.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from bench.errors import BenchError
 from bench.regress import compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
+from bench.writable import check_output_file, read_errors, write_errors
 from tasks.atomic import atomic_write_text
 
 NAME = "regress"
@@ -34,13 +39,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="METRIC=DELTA",
         help="allowed drop in points for METRIC, or default=DELTA for all others (default 0; repeatable)",
     )
-    parser.add_argument("--model", action="append", help="only the baseline rows of this model (repeatable)")
+    parser.add_argument("--model", action="append",
+                        help="only the baseline rows of this model (repeatable; default: every model)")
     parser.add_argument(
         "--run",
         help="compare every baseline row with this current run, whatever model the baseline names "
-        "(gate a new checkpoint against an old one's numbers)",
+        "(gate a new checkpoint against an old one's numbers; default: each row's own model)",
     )
-    parser.add_argument("--output", type=Path, help="also write the Markdown report here (for a PR comment)")
+    parser.add_argument("--output", type=Path,
+                        help="also write the Markdown report to this file, for a PR comment (default: print only)")
     parser.add_argument(
         "--allow-partial",
         action="store_true",
@@ -51,19 +58,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     tolerances = parse_tolerances(args.tolerance, 0.0)
-    current = results_frame(collect_runs(args.runs))
+    for path, flag in ((args.write_baseline, "--write-baseline"), (args.output, "--output")):
+        if path is not None:
+            check_output_file(path, flag)
+    with read_errors(args.runs, "--runs"):
+        current = results_frame(collect_runs(args.runs))
     if args.write_baseline is not None:
         if args.run is not None:
             current = current[current["run"] == args.run]
-        count = write_baseline(current, args.write_baseline)
+        with write_errors(args.write_baseline, "--write-baseline"):
+            count = write_baseline(current, args.write_baseline)
         print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
         return 0
-    baseline = load_baseline(args.baseline, args.model)
+    with read_errors(args.baseline, "--baseline"):
+        baseline = load_baseline(args.baseline, args.model)
     if not len(baseline):
         raise BenchError(f"baseline {args.baseline} has no metric to compare" + (" for --model" if args.model else ""))
     result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial)
     report = to_markdown(result, tolerances, str(args.baseline))
     sys.stdout.write(report)
     if args.output is not None:
-        atomic_write_text(args.output, report)
+        with write_errors(args.output, "--output"):
+            atomic_write_text(args.output, report)
     return result.exit_code

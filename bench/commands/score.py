@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 import tasks
+from bench.writable import check_output_file, write_errors
 from tasks.atomic import atomic_write_json
 from tasks.errors import TaskError
 from tasks.formats.predictions import (
@@ -20,7 +21,7 @@ from tasks.formats.predictions import (
     read_retrieval_scores,
     read_vqa_predictions,
 )
-from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORER_OPTION, VQA_SCORERS
+from tasks.scorers import DEFAULT_VQA_SCORER, LEMMATIZE_OPTION, VQA_SCORER_OPTION, VQA_SCORERS
 
 NAME = "score"
 HELP = "score a predictions file against a task split and print one JSON result"
@@ -69,13 +70,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="retrieval: rank by the run's raw ITC similarities ('itc' in its scores.npz), without ITM re-ranking",
     )
-    parser.add_argument("--output", type=Path, help="also write the JSON result to this file (atomically)")
+    parser.add_argument("--output", type=Path,
+                        help="also write the JSON result to this file, atomically (default: print only)")
 
 
 def run(args: argparse.Namespace) -> int:
     task = tasks.get(args.task)
-    if args.vqa_scorer is not None and not task.scorer.takes(VQA_SCORER_OPTION):
-        raise TaskError(f"--vqa-scorer applies to the VQA-accuracy tasks (vqav2, okvqa), not {task.name}")
+    if args.output is not None:
+        check_output_file(args.output, "--output")
+    _check_flags(args, task)
     loaded = task.load(tasks.resolve_data_root(args.data_root), args.split, check_images=False)
     if not loaded.has_answers:
         count = task.validate_submission(args.predictions, loaded)
@@ -84,8 +87,6 @@ def run(args: argparse.Namespace) -> int:
             f"{args.predictions} is a valid EvalAI submission covering all {count} questions: upload it to "
             "the VQA Challenge on EvalAI (https://visualqa.org/challenge.html)"
         )
-    if args.itc_only and task.prediction_format != "retrieval":
-        raise TaskError(f"--itc-only applies to the retrieval tasks, not {task.name}")
     reader = read_itc_scores if args.itc_only else _READERS[task.prediction_format]
     predictions = reader(args.predictions)
     result = task.score(
@@ -99,9 +100,25 @@ def run(args: argparse.Namespace) -> int:
     result = _plain(result)
     print(json.dumps(result, indent=2, ensure_ascii=False))
     if args.output is not None:
-        atomic_write_json(args.output, result)
+        with write_errors(args.output, "--output"):
+            atomic_write_json(args.output, result)
         print(f"wrote {args.output}", file=sys.stderr)
     return 0
+
+
+def _check_flags(args: argparse.Namespace, task: tasks.Task) -> None:
+    """A flag the task's scorer does not use is an error naming both, never silently ignored."""
+    retrieval = task.prediction_format == "retrieval"
+    for name, given, applies, which in (
+        ("--vqa-scorer", args.vqa_scorer is not None, task.scorer.takes(VQA_SCORER_OPTION),
+         "the VQA-accuracy tasks (vqav2, okvqa)"),
+        ("--lemmatize", args.lemmatize, task.scorer.takes(LEMMATIZE_OPTION), "the VQA-accuracy tasks (vqav2, okvqa)"),
+        ("--itc-only", args.itc_only, retrieval, "the retrieval tasks"),
+        ("--allow-partial", args.allow_partial, not retrieval, "the VQA and captioning tasks"),
+        ("--allow-empty", args.allow_empty, not retrieval, "the VQA and captioning tasks"),
+    ):
+        if given and not applies:
+            raise TaskError(f"{name} applies to {which}, not {task.name}")
 
 
 def _plain(value: Any) -> Any:

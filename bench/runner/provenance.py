@@ -53,6 +53,7 @@ def provenance(request, model) -> dict[str, Any]:
             "source": source.get("source", request.model),
             "format": source.get("format"),
             "arch": request.arch,
+            "expected_sha256": request.expect_sha256,
             "files": [{"path": f, "sha256": _sha256(f)} for f in files],
             "left_at_init": source.get("left_at_init", []),
         },

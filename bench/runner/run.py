@@ -17,8 +17,8 @@ from tqdm import tqdm
 
 import blip2
 import tasks
-from bench.errors import BenchError
 from blip2.checkpoints.hub import WeightsUnavailable
+from blip2.checkpoints.peek import peek_config
 from tasks.atomic import atomic_write_json
 from tasks.coverage import coverage
 from tasks.errors import TaskInputError
@@ -29,16 +29,14 @@ from tasks.scorers import DEFAULT_VQA_SCORER
 from tasks.splits import LoadedSplit, RetrievalSplit
 from tasks.task import Task
 
+from .checks import check_model_fits, check_output_dir, check_request, recorded_settings, settings_for, vqa_scorer_for
 from .distributed import barrier, broadcast_object, device_for, init_from_env, shard
+from .errors import RunError
 from .folder import FolderError, RunFolder
 from .generate import generate
 from .images import find_unreadable
 from .provenance import provenance, run_name_for
 from .retrieve import retrieval_scores
-
-
-class RunError(BenchError):
-    """Something to fix before a run can start (data, weights, arguments); the message says what."""
 
 
 @dataclass
@@ -60,20 +58,12 @@ class RunRequest:
     seed: int = 0
     image_size: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
-    vqa_scorer: str = DEFAULT_VQA_SCORER
+    vqa_scorer: str | None = None  # None: lavis on the VQA-accuracy tasks
     quiet: bool = False
     overwrite: bool = False
     skip_bad: bool = False
     expect_sha256: str | None = None
     allow_outside_data_root: bool = False
-
-
-def expand_tasks(spec: str) -> list[str]:
-    """`T`, `T1,T2` or `all` -> task names, checked against the registry."""
-    names = tasks.names() if spec.strip() == "all" else [t.strip() for t in spec.split(",") if t.strip()]
-    for name in names:
-        tasks.get(name)  # unknown names raise a TaskError listing the known ones
-    return names
 
 
 def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
@@ -100,6 +90,12 @@ def run_all(request: RunRequest) -> list[Path]:
     Under `accelerate launch` / `torchrun` every process runs this; samples are sharded across them
     and rank 0 alone writes the files.
     """
+    check_request(request)  # arguments first: nothing is read, loaded or written before they pass
+    name = request.name or run_name_for(request.model, None)
+    check_output_dir(Path(request.output_dir) / name)
+    peeked = peek_config(request.model, request.arch)
+    if peeked is not None:
+        check_model_fits(request, peeked, request.tasks)
     rank, world = init_from_env(request.device)
     device = device_for(request.device)
     loaded = _preflight(request)
@@ -110,9 +106,9 @@ def run_all(request: RunRequest) -> list[Path]:
         raise RunError(str(exc)) from exc
     except (ValueError, KeyError, FileNotFoundError) as exc:
         raise RunError(f"cannot load model {request.model!r}: {exc}") from exc
+    check_model_fits(request, model.cfg, request.tasks)  # again, for sources peek_config cannot read
     if request.image_size:
         model.vision.set_image_size(request.image_size)
-    name = request.name or run_name_for(request.model, model)
     folders = []
     for task, split in loaded:
         _seed_everything(request.seed)
@@ -126,23 +122,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _check_kind(task: Task, model) -> None:
-    if task.kind == "retrieval" and not isinstance(model, blip2.Blip2Qformer):
-        raise RunError(f"{task.name} is a retrieval task and needs a stage-1 / retrieval model (ITC + ITM); "
-                       f"this is a generative model. Use e.g. --model vitg-qformer-coco")
-    if task.kind != "retrieval" and not isinstance(model, blip2.Blip2LM):
-        raise RunError(f"{task.name} needs a generative model (OPT or FlanT5); this is a stage-1 Q-Former. "
-                       f"Use e.g. --model vitg-opt2.7b")
-
-
-def _settings(request: RunRequest, task: Task, model):
-    """The task's defaults for this model, with the command-line overrides that apply to this kind of task."""
-    family = None if task.kind == "retrieval" else model.cfg.llm.family
-    variant = "finetuned" if model.cfg.qformer_text_input and "finetuned" in task.variants else None
-    defaults = task.settings(family, variant=variant)
-    overrides = {k: v for k, v in request.overrides.items() if hasattr(defaults, k)}
-    overrides["image_size"] = model.cfg.vision.image_size  # the checkpoint's own preprocessing wins
-    return defaults.with_overrides(overrides)
 
 
 def _fingerprint(request: RunRequest, model, task: Task, loaded: LoadedSplit, settings) -> dict[str, Any]:
@@ -170,8 +149,7 @@ def _open_folder(folder: RunFolder, rank: int) -> dict:
 
 
 def _run_one(request: RunRequest, model, name: str, task: Task, loaded: LoadedSplit, rank: int, world: int) -> Path:
-    _check_kind(task, model)
-    settings = _settings(request, task, model)
+    settings = settings_for(request, task, model.cfg)
     path = Path(request.output_dir) / name / f"{task.name}-{loaded.split}"
     transform = blip2.image_transform(model)
     skipped = _skip_bad_images(request, loaded, rank) if request.skip_bad else {}
@@ -229,9 +207,6 @@ def _merge_predictions(folder: RunFolder, loaded: LoadedSplit) -> dict:
 
 def _skip_bad_images(request: RunRequest, loaded: LoadedSplit, rank: int) -> dict[Any, str]:
     """--skip-bad: decode every image up front; the unreadable ones' samples are left out and reported."""
-    if isinstance(loaded, RetrievalSplit):
-        raise RunError("--skip-bad applies to VQA and captioning; a retrieval split cannot lose images "
-                       "without changing its ground truth. Fix or replace the image files instead.")
     bad = find_unreadable([s.image_path for s in loaded.samples]) if rank == 0 else {}
     bad = broadcast_object(bad)
     return {s.sample_id: bad[str(s.image_path)] for s in loaded.samples if str(s.image_path) in bad}
@@ -244,8 +219,8 @@ def _write_results(request, model, name, task, loaded, settings, transform, pred
         _write_official(task, loaded, predictions, path / "predictions.json")
     if loaded.has_answers:
         # the model's own empty generations are wrong answers, scored and reported, not a reason to fail
-        result = task.score(predictions, loaded, vqa_scorer=request.vqa_scorer, allow_partial=bool(skipped),
-                            allow_empty=True)
+        result = task.score(predictions, loaded, vqa_scorer=vqa_scorer_for(request, task) or DEFAULT_VQA_SCORER,
+                            allow_partial=bool(skipped), allow_empty=True)
     else:
         covered = coverage(task, loaded, total)
         result = {"task": task.name, "split": loaded.split, "scorer": None, "n": total, "metrics": {},
@@ -260,9 +235,7 @@ def _write_results(request, model, name, task, loaded, settings, transform, pred
     record = {
         **result,
         "model": name,
-        "settings": {**settings.to_dict(), **transform.settings(), "batch_size": request.batch_size,
-                     "seed": request.seed, "limit": request.limit, "vqa_scorer": request.vqa_scorer,
-                     "skip_bad": request.skip_bad},
+        "settings": recorded_settings(request, task, model.cfg),
         "provenance": provenance(request, model),
         "timing": {"wall_s": round(wall, 3), "samples_per_s": round((total - resumed) / wall, 3) if wall > 0
                    else None, "resumed_samples": resumed,

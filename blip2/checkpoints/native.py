@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +75,7 @@ def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp") as tmp:
-        json.dump(data, tmp, indent=2)
-    os.replace(tmp.name, path)
+    """A plain `open` (the user's umask decides the mode, as for the weights) to a temporary name, then a rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)

@@ -1,0 +1,190 @@
+"""No flag is silently ignored: walked from the parsers themselves, so a new flag must be classified here.
+
+For `bench run`, each flag on each task kind either changes what metrics.json records or exits 2 naming the
+flag. The task-setting flags are checked through the functions that build the recorded settings (no model
+runs); the others through a few real runs of a tiny model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from bench.cli import build_parser, main
+from bench.commands.run import request_from_args
+from bench.errors import BenchError
+from bench.runner.checks import check_model_fits, check_request, recorded_settings
+from blip2.checkpoints.peek import peek_config
+from blip2.checkpoints.weights_io import sha256_file
+from tasks import get as get_task
+
+
+def subparsers() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def flags(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    return {a.dest: a for a in parser._actions if not isinstance(a, argparse._HelpAction)}
+
+
+# bench run: a non-default value for every flag that sets a task setting or a recorded run setting
+SETTING_FLAGS = {
+    "batch_size": ["--batch-size", "3"], "num_workers": ["--num-workers", "1"], "seed": ["--seed", "7"],
+    "limit": ["--limit", "1"], "image_size": ["--image-size", "42"], "vqa_scorer": ["--vqa-scorer", "official"],
+    "skip_bad": ["--skip-bad"], "num_beams": ["--num-beams", "2"], "max_new_tokens": ["--max-new-tokens", "7"],
+    "min_new_tokens": ["--min-new-tokens", "2"], "length_penalty": ["--length-penalty", "0.5"],
+    "repetition_penalty": ["--repetition-penalty", "1.3"], "prompt": ["--prompt", "Q: {} A:"],
+    "k_test": ["--k-test", "5"], "max_text_tokens": ["--max-text-tokens", "20"],
+}
+# the flags that say what to run, where, and how; each is checked by a real run below
+RUN_FLAGS = {"task", "model", "arch", "split", "data_root", "output_dir", "name", "device", "precision", "quiet",
+             "overwrite", "expect_sha256", "allow_outside_data_root"}
+KINDS = {"vqa": ("vqav2", "opt"), "caption": ("coco_caption", "opt"), "retrieval": ("flickr30k", "itm")}
+
+
+def test_every_run_flag_is_classified():
+    assert set(flags(subparsers()["run"])) == set(SETTING_FLAGS) | RUN_FLAGS
+
+
+def test_every_flag_of_every_subcommand_shows_its_default():
+    """Help text says the default (the formatter adds it, or the text gives it); required flags have none."""
+    for name, parser in subparsers().items():
+        formatter = parser._get_formatter()
+        for dest, action in flags(parser).items():
+            if action.required or any(action in g._group_actions and g.required
+                                      for g in parser._mutually_exclusive_groups):
+                continue
+            assert action.help, f"bench {name}: {dest} has no help text"
+            assert "default" in formatter._expand_help(action).lower(), f"bench {name}: {dest} shows no default"
+
+
+def request_for(model_dir, task: str, extra: list[str], tmp_path):
+    args = build_parser().parse_args(["run", "--task", task, "--model", str(model_dir), "--output-dir",
+                                      str(tmp_path / "runs"), *extra])
+    return request_from_args(args)
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("dest", list(SETTING_FLAGS))
+def test_a_setting_flag_changes_the_record_or_is_refused(kind, dest, tiny_dir, tmp_path):
+    task_name, family = KINDS[kind]
+    model = tiny_dir(family, "base")
+    cfg = peek_config(model)
+    task = get_task(task_name)
+    base = recorded_settings(request_for(model, task_name, [], tmp_path), task, cfg)
+    request = request_for(model, task_name, SETTING_FLAGS[dest], tmp_path)
+    try:
+        check_request(request)
+        check_model_fits(request, cfg, request.tasks)
+    except BenchError as exc:
+        assert SETTING_FLAGS[dest][0] in str(exc), str(exc)
+        return
+    assert recorded_settings(request, task, cfg) != base, f"{SETTING_FLAGS[dest][0]} is ignored on {task_name}"
+
+
+REFUSED = [("vqa", "k_test"), ("caption", "max_text_tokens"), ("retrieval", "num_beams"), ("retrieval", "prompt"),
+           ("caption", "prompt"), ("caption", "vqa_scorer"), ("retrieval", "skip_bad")]
+
+
+@pytest.mark.parametrize("kind,dest", REFUSED)
+def test_flags_a_task_does_not_use_are_refused(kind, dest, tiny_dir, tmp_path):
+    """The walk above is not vacuous: these pairs must be refusals naming the flag and the task."""
+    task_name, family = KINDS[kind]
+    model = tiny_dir(family, "base")
+    request = request_for(model, task_name, SETTING_FLAGS[dest], tmp_path)
+    with pytest.raises(BenchError, match=SETTING_FLAGS[dest][0]) as caught:
+        check_request(request)
+        check_model_fits(request, peek_config(model), request.tasks)
+    assert task_name in str(caught.value)
+
+
+# --- the run flags, through real runs of a tiny model ------------------------------------------------------
+
+
+def run(tmp_path, model, data_root, capsys, *extra, out="runs", task="vqav2"):
+    capsys.readouterr()
+    code = main(["run", "--task", task, "--model", str(model), "--data-root", str(data_root), "--output-dir",
+                 str(tmp_path / out), "--limit", "2", "--batch-size", "2", "--max-new-tokens", "2", *extra])
+    return code, capsys.readouterr().err
+
+
+def record(folder):
+    return json.loads((folder / "metrics.json").read_text())
+
+
+def test_run_flags_change_the_record_or_are_refused(tiny_dir, data_root, tmp_path, capsys):
+    model = tiny_dir("opt", "base")
+    code, err = run(tmp_path, model, data_root, capsys, "--quiet")
+    assert code == 0, err
+    assert "sample/s" not in err and "it/s" not in err  # --quiet: no progress bar
+    base = record(tmp_path / "runs" / model.name / "vqav2-val")
+
+    code, err = run(tmp_path, model, data_root, capsys, out="loud")  # without --quiet: a progress bar
+    assert code == 0 and "sample" in err
+
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--name", "other")[0] == 0
+    assert record(tmp_path / "runs/other/vqav2-val")["model"] == "other" != base["model"]
+
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--task", "okvqa")[0] == 0  # the later --task wins
+    okvqa = f"okvqa-{get_task('okvqa').default_split}"
+    assert record(tmp_path / "runs" / model.name / okvqa)["task"] == "okvqa"
+
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--precision", "bf16", out="bf16")[0] == 0
+    assert record(tmp_path / "bf16" / model.name / "vqav2-val")["provenance"]["precision"] != \
+        base["provenance"]["precision"]
+
+    digest = sha256_file(model / "model.safetensors")
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--expect-sha256", digest, out="sha")[0] == 0
+    assert record(tmp_path / "sha" / model.name / "vqav2-val")["provenance"]["checkpoint"]["expected_sha256"] == \
+        digest
+    code, err = run(tmp_path, model, data_root, capsys, "--quiet", "--expect-sha256", "0" * 64, out="badsha")
+    assert code == 2 and "sha256" in err
+
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--allow-outside-data-root", out="outside")[0] == 0
+    assert record(tmp_path / "outside" / model.name / "vqav2-val")["settings"]["allow_outside_data_root"] is True
+    assert base["settings"]["allow_outside_data_root"] is False
+
+    # --overwrite: another setting in the same folder is refused without it and replaces the run with it
+    code, err = run(tmp_path, model, data_root, capsys, "--quiet", "--seed", "5")
+    assert code == 2 and "--overwrite" in err
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--seed", "5", "--overwrite")[0] == 0
+    assert record(tmp_path / "runs" / model.name / "vqav2-val")["settings"]["seed"] == 5
+
+    for extra, flag in ((["--arch", "vitg-opt2.7b"], "--arch"), (["--device", "nodevice"], "--device"),
+                        (["--split", "nosuch"], "--split"), (["--data-root", str(tmp_path / "none")], "none")):
+        code, err = run(tmp_path, model, data_root, capsys, "--quiet", *extra, out="refused")
+        assert code == 2 and flag in err, (extra, err)
+
+
+def test_other_data_root_and_split_are_recorded(tiny_dir, data_root, tmp_path, capsys):
+    model = tiny_dir("opt", "base")
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--split", "val")[0] == 0
+    rec = record(tmp_path / "runs" / model.name / "vqav2-val")
+    assert rec["split"] == "val" and rec["provenance"]["data_root"] == str(data_root)
+
+
+# --- bench score: a scorer flag on a task whose scorer does not use it is refused --------------------------
+
+SCORE_TASK_FLAGS = {"vqa_scorer": (["--vqa-scorer", "official"], {"vqa"}), "lemmatize": (["--lemmatize"], {"vqa"}),
+                    "itc_only": (["--itc-only"], {"retrieval"}),
+                    "allow_partial": (["--allow-partial"], {"vqa", "caption"}),
+                    "allow_empty": (["--allow-empty"], {"vqa", "caption"})}
+SCORE_OTHER_FLAGS = {"task", "split", "predictions", "data_root", "output"}
+
+
+def test_every_score_flag_is_classified():
+    assert set(flags(subparsers()["score"])) == set(SCORE_TASK_FLAGS) | SCORE_OTHER_FLAGS
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+@pytest.mark.parametrize("dest", list(SCORE_TASK_FLAGS))
+def test_score_flag_on_a_task_that_does_not_use_it_is_refused(kind, dest, tmp_path, capsys):
+    argv, applies = SCORE_TASK_FLAGS[dest]
+    if kind in applies:
+        return  # scored for real in tests/registry/test_score_cli.py
+    code = main(["score", "--task", KINDS[kind][0], "--predictions", str(tmp_path / "p.json"), *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and argv[0] in err and KINDS[kind][0] in err
