@@ -188,7 +188,7 @@ class Task:
         root = resolve_data_root(data_root) if data_root is None else Path(os.path.abspath(data_root))
         loaded = self.loader(self.name, spec, root, limit)
         if check_images:
-            check_image_files(loaded, spec.options["image_folder"], allow_outside_data_root=allow_outside_data_root)
+            check_image_files(loaded, spec.image_folder, allow_outside_data_root=allow_outside_data_root)
         return loaded
 
     def prompt_for(self, sample: Sample, settings: GenerationSettings) -> str:

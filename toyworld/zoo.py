@@ -28,6 +28,8 @@ ENTRIES: tuple[zoo.ZooEntry, ...] = (
     _entry("toy-qformer-coco", None, "toy-qformer fine-tuned for retrieval (ViT unfrozen)"),
 )
 TOY_MODELS: tuple[str, ...] = tuple(entry.name for entry in ENTRIES)
+# The zero-shot stage-2 models: one per LLM family, each answering through its frozen toy LLM.
+ZERO_SHOT_MODELS: tuple[str, ...] = ("toy-opt", "toy-t5")
 
 
 def register() -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import argparse
 
+from toyworld.zoo import ZERO_SHOT_MODELS as MODELS
+
 NAME = "toy-ceiling"
 HELP = "references for the toy numbers: the toy LLMs given the scene in words, the retrieval oracle"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from toyworld.analyses.ceiling import MODELS
-
     parser.add_argument("--data-root", default=None, help="toy data root (default: data/toy, generated when missing)")
     parser.add_argument("--model", default=",".join(MODELS),
                         help=f"comma-separated toy zoo names (default: {','.join(MODELS)})")

@@ -33,7 +33,7 @@ def fake_default_job(monkeypatch, tmp_path):
 
     seen = {"requests": [], "leaderboard": []}
     monkeypatch.setattr(bench.runner.run, "run_all", lambda r: seen["requests"].append(r) or [])
-    monkeypatch.setattr(bench.default_job, "ensure_toy_root", lambda root: Path(root))
+    monkeypatch.setattr(bench.default_job, "ensure_root", lambda root: Path(root))
     monkeypatch.setattr(bench.default_job, "write_leaderboard", lambda runs, out: seen["leaderboard"].append(runs))
     monkeypatch.chdir(tmp_path)
     return seen
@@ -68,7 +68,7 @@ def test_default_job_refuses_other_flags(fake_default_job, capsys, extra):
 def test_default_job_checks_its_flags_before_building_the_toy_root(fake_default_job, capsys, monkeypatch):
     import bench.default_job
 
-    monkeypatch.setattr(bench.default_job, "ensure_toy_root", lambda root: pytest.fail("built before the checks"))
+    monkeypatch.setattr(bench.default_job, "ensure_root", lambda root: pytest.fail("built before the checks"))
     assert main(["run", "--batch-size", "0"]) == 2
     assert "--batch-size" in capsys.readouterr().err
 

@@ -26,8 +26,9 @@ from toyworld.data.config import SCENES
 from toyworld.data.language import captions, describe
 from toyworld.data.scenes import Scene
 from toyworld.errors import ToyError
+from toyworld.zoo import ZERO_SHOT_MODELS
 
-MODELS: tuple[str, ...] = ("toy-opt", "toy-t5")
+MODELS = ZERO_SHOT_MODELS
 
 
 def read_scenes(root: Path) -> dict[str, dict]:
