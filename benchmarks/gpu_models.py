@@ -32,23 +32,25 @@ from blip2.models.build import build_model
 
 INIT_STD = 0.02  # transformers' initializer_range: keeps a 39-block ViT's activations finite in fp16
 PROMPT_WORDS = "question answer short a photo of".split()
+TINY_VOCAB = 512  # every vocabulary at tiny size: a 50k-word LM head would dominate a CPU run
 
 
 # --- configs --------------------------------------------------------------------------------------
 
 
 def tiny_config(name: str) -> Blip2Config:
-    """The zoo entry's architecture shrunk to a few thousand parameters per layer (same vocabularies, same
-    layout), so the whole script runs on a CPU in seconds and exercises the same code as at full size."""
+    """The zoo entry's architecture shrunk to a few thousand parameters per layer (same layout), so the
+    whole script runs on a CPU in seconds and exercises the same code as at full size."""
     cfg = zoo.get(name).config()
     vision = dataclasses.replace(cfg.vision, image_size=28, width=32, depth=2, heads=4, mlp_dim=48)
     qformer = dataclasses.replace(cfg.qformer, hidden=32, layers=2, heads=4, ffn_dim=40, vision_width=32,
-                                  num_queries=4)
+                                  num_queries=4, vocab_size=TINY_VOCAB)
     llm = cfg.llm
     if llm is not None:
-        small = ({"hidden_size": 32, "word_embed_proj_dim": 32, "ffn_dim": 48, "num_hidden_layers": 2,
-                  "num_attention_heads": 4} if llm.family == "opt" else
-                 {"d_model": 32, "d_ff": 48, "d_kv": 8, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2})
+        small = {"vocab_size": TINY_VOCAB} | (
+            {"hidden_size": 32, "word_embed_proj_dim": 32, "ffn_dim": 48, "num_hidden_layers": 2,
+             "num_attention_heads": 4} if llm.family == "opt" else
+            {"d_model": 32, "d_ff": 48, "d_kv": 8, "num_heads": 4, "num_layers": 2, "num_decoder_layers": 2})
         llm = dataclasses.replace(llm, config=llm.config | small)
     return dataclasses.replace(cfg, vision=vision, qformer=qformer, llm=llm, embed_dim=16)
 
@@ -206,25 +208,33 @@ def shared_fraction(ours: nn.Module, twin: nn.Module) -> float:
 
 @contextmanager
 def hf_vision_autocast(twin: nn.Module, dtype: torch.dtype | None) -> Iterator[None]:
-    """Run the twin's ViT as ours runs (`blip2.models.image_encoder.ImageEncoder`): half-precision matmuls
-    under autocast, fp32 norms and output. With shared tensors, transformers' own habit (casting everything to
-    the patch embedding's dtype) would meet our fp32 norms and fail."""
-    vision = twin.vision_model
+    """Run the twin's ViT as ours runs (`blip2.models.image_encoder.ImageEncoder`): embeddings and blocks under
+    autocast (half-precision matmuls, fp32 norms), the final norm in fp32 on an fp32 input. With shared
+    tensors, transformers' own habit (casting everything to the patch embedding's dtype) would meet our fp32
+    norms and fail."""
     if dtype is None:
         yield
         return
-    plain = vision.forward
+    vision = twin.vision_model
 
-    def forward(*args, **kwargs):
-        pixels = kwargs.get("pixel_values", args[0] if args else None)
-        with torch.autocast(pixels.device.type, dtype=dtype):
-            return plain(*args, **kwargs)
+    def under_autocast(module: nn.Module):
+        plain = module.forward
 
-    vision.forward = forward
+        def forward(*args, **kwargs):
+            with torch.autocast(next(module.parameters()).device.type, dtype=dtype):
+                return plain(*args, **kwargs)
+        return forward
+
+    norm = vision.post_layernorm
+    plain_norm = norm.forward
+    vision.embeddings.forward = under_autocast(vision.embeddings)
+    vision.encoder.forward = under_autocast(vision.encoder)
+    norm.forward = lambda x: plain_norm(x.float())
     try:
         yield
     finally:
-        del vision.forward
+        for module in (vision.embeddings, vision.encoder, norm):
+            del module.forward
 
 
 def describe_attention(ours: nn.Module, twin: nn.Module) -> dict[str, str]:
