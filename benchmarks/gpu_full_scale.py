@@ -295,7 +295,7 @@ def run_workload(name: str, model: str, task_name: str, kind: str, images: list[
         result = run_retrieval(ours, twin, task_name, images, sizes, device, policy, gpu)
     else:
         result = run_generation(ours, twin, task_name, kind, images[:sizes.images], sizes, device, policy, gpu)
-    parts = result.pop("parts")
+    parts = {k: v for k, v in result.pop("parts").items() if k != "llm" or cfg.llm is not None}
     text = ", ".join(f"{k} {v}" for k, v in parts.items())
     entry["precision"] = {"ours": text, "transformers": text + " (ViT under the same autocast; same tensors)"}
     entry["tf32"] = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
