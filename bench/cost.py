@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 
 from blip2.config import Blip2Config, QFormerConfig, VisionConfig
 
-# Dense (no sparsity) fp16/bf16 tensor-core peaks from the vendors' datasheets, TFLOPS.
+# Dense (no sparsity) fp16/bf16 tensor-core peaks from the vendors' datasheets, TFLOPS. NVIDIA's datasheets
+# print the sparse figure with an asterisk; dense is half of it: H100 SXM 1,979 -> 989.4 (132 SMs x 1,830 MHz
+# boost x 4,096 FLOP/clock), H100 PCIe 1,513 -> 756, H200 (same compute as H100 SXM) 989.4, A100 312.
 GPU_PEAK_TFLOPS: dict[str, float] = {
     "T4": 65.0, "V100": 125.0, "A10": 125.0, "L4": 121.0, "A100-40GB": 312.0, "A100-80GB": 312.0,
-    "L40S": 362.0, "H100-PCIe": 756.0, "H100": 989.0, "H200": 989.0,
+    "L40S": 362.0, "H100-PCIe": 756.0, "H100": 989.4, "H200": 989.4,
 }
+PEAK_SOURCE = ("vendor datasheets, dense fp16/bf16 tensor-core TFLOPS (half the sparse figure): NVIDIA H100 "
+               "(SXM 989.4, PCIe 756), H200 (989.4), A100 (312)")
+DEFAULT_UTILIZATION = 0.4  # `bench cost`'s default: the fraction of peak a full evaluation reaches on average
 
 # Question length the estimate assumes (tokens); retrieval texts are counted at the task's max_text_tokens cap
 # (an upper bound).

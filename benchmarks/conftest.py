@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from benchmarks import synthetic
+from benchmarks.synthetic import write_images
 from blip2.testing import TinyShape, save_tiny_generation_model, save_tiny_retrieval_model
-from tasks.splits import GenerationSplit, RetrievalSplit, Sample
+from tasks.splits import GenerationSplit
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
@@ -25,10 +25,6 @@ torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 MID = TinyShape(image_size=224, patch_size=14, vision_width=256, vision_layers=4, vision_heads=4, vision_mlp=1024,
                 qformer_hidden=256, qformer_layers=4, qformer_heads=4, qformer_ffn=1024, cross_every=2,
                 num_queries=32, llm_hidden=256, llm_layers=4, llm_heads=4, llm_ffn=1024, embed_dim=128)
-WORDS = ("a photo of the red green blue yellow white black circle square triangle star cross left right top "
-         "bottom small big dog cat man woman picture image shows on in of and with").split()
-QUESTION_STARTS = ["what color is", "how many", "is there a", "what shape is", "where is the"]
-
 RESULTS: dict[str, dict[str, float]] = {}  # benchmark -> {"ours": s, "transformers": s}
 MEMORY: dict[str, float] = {}  # label -> peak extra MiB
 
@@ -63,49 +59,18 @@ def models(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> list[Path]:
     """100 JPEGs of a typical aspect ratio, so decoding and resizing cost what they cost."""
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    paths = []
-    for i in range(100):
-        base = rng.integers(0, 255, (30, 40, 3), dtype=np.uint8)
-        image = Image.fromarray(base).resize((480, 360), Image.BILINEAR)
-        paths.append(folder / f"{i:03d}.jpg")
-        image.save(paths[-1], quality=90)
-    return paths
-
-
-def sentence(rng: np.random.Generator, low: int, high: int) -> str:
-    return " ".join(rng.choice(WORDS, size=int(rng.integers(low, high + 1))))
+    return write_images(tmp_path_factory.mktemp("images"), 100)
 
 
 @pytest.fixture(scope="session")
 def vqa_split(images) -> GenerationSplit:
     """50 images x 5 questions, listed question-major (an image's questions are spread through the split)."""
-    rng = np.random.default_rng(1)
-    samples = tuple(Sample(sample_id=q * 50 + i, image_id=i, image_path=images[i],
-                           question=f"{QUESTION_STARTS[q]} {sentence(rng, 1, 6)}?")
-                    for q in range(5) for i in range(50))
-    return GenerationSplit(task="vqav2", split="val", kind="vqa", data_root=images[0].parent, files=(),
-                           samples=samples, references={}, has_answers=False, total=len(samples))
+    return synthetic.vqa_split(images[:50], 5)
 
 
 @pytest.fixture(scope="session")
 def caption_split(images) -> GenerationSplit:
-    samples = tuple(Sample(sample_id=i, image_id=i, image_path=images[i]) for i in range(48))
-    return GenerationSplit(task="coco_caption", split="karpathy-test", kind="caption",
-                           data_root=images[0].parent, files=(), samples=samples, references={},
-                           has_answers=False, total=len(samples))
-
-
-def retrieval_split(images: list[Path], n_texts: int) -> RetrievalSplit:
-    """100 images, `n_texts` captions of 6-14 words spread evenly over them."""
-    rng = np.random.default_rng(2)
-    txt2img = tuple(t % len(images) for t in range(n_texts))
-    img2txt = tuple(tuple(t for t in range(n_texts) if txt2img[t] == i) for i in range(len(images)))
-    return RetrievalSplit(task="coco_retrieval", split="test", data_root=images[0].parent, files=(),
-                          image_paths=tuple(images), image_ids=tuple(range(len(images))),
-                          texts=tuple(sentence(rng, 6, 14) for _ in range(n_texts)), img2txt=img2txt,
-                          txt2img=txt2img, total=len(images))
+    return synthetic.caption_split(images[:48])
 
 
 class PeakMemory:

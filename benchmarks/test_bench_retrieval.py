@@ -13,8 +13,9 @@ import transformers
 import blip2
 import tasks
 from bench.runner.retrieve import retrieval_scores
-from benchmarks.conftest import MEMORY, PeakMemory, record, retrieval_split
+from benchmarks.conftest import MEMORY, PeakMemory, record
 from benchmarks.hf_paths import HfRetrieval
+from benchmarks.synthetic import retrieval_split
 
 NAME = "(b) retrieval re-ranking, 100 images x 500 texts, k=16"
 K = 16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cost import GPU_PEAK_TFLOPS, estimate_for, format_estimate
+from bench.cost import DEFAULT_UTILIZATION, GPU_PEAK_TFLOPS, estimate_for, format_estimate
 from bench.errors import BenchError
 from bench.suggest import did_you_mean
 from blip2 import zoo
@@ -22,9 +22,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="zoo name (see `python -m bench list models`)")
     parser.add_argument("--split", help="split (default: the task's default split)")
     parser.add_argument("--gpu", default="A100-40GB", help=f"one of: {', '.join(GPU_PEAK_TFLOPS)} (default A100-40GB)")
-    parser.add_argument("--utilization", type=float, default=0.4,
-                        help="fraction of the GPU's peak reached on average (default 0.4)")
-    parser.add_argument("--data-root", help="count the local split files (default: the published split sizes)")
+    parser.add_argument("--utilization", type=float, default=DEFAULT_UTILIZATION,
+                        help=f"fraction of the GPU's peak reached on average (default {DEFAULT_UTILIZATION})")
+    parser.add_argument("--data-root", help="count the split files in this data root (default: the published sizes)")
 
 
 def run(args: argparse.Namespace) -> int:
