@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 
 import tasks
+from tasks import sources
 from tasks.formats import read_gqa_questions, read_karpathy, read_vqa_annotations, read_vqa_questions
 from tasks.splits import RetrievalSplit
+from toyworld.data.config import GQA_TRAIN_QUESTIONS, VQAV2_TRAIN_ANNOTATIONS, VQAV2_TRAIN_QUESTIONS
 
 
 def _key(question: str) -> str:
@@ -27,18 +29,18 @@ def _key(question: str) -> str:
 def answer_prior(root: Path) -> tuple[dict[str, str], str]:
     """Most frequent training answer per question opening, and overall."""
     by_key: dict[str, Counter] = defaultdict(Counter)
-    questions = read_vqa_questions(root / "vqav2/v2_OpenEnded_mscoco_train2014_questions.json")
-    answers = read_vqa_annotations(root / "vqav2/v2_mscoco_train2014_annotations.json")
+    questions = read_vqa_questions(root / VQAV2_TRAIN_QUESTIONS)
+    answers = read_vqa_annotations(root / VQAV2_TRAIN_ANNOTATIONS)
     for q in questions:
         by_key[_key(q.question)][answers[q.question_id]["multiple_choice_answer"]] += 1
-    for g in read_gqa_questions(root / "gqa/train_balanced_questions.json").values():
+    for g in read_gqa_questions(root / GQA_TRAIN_QUESTIONS).values():
         by_key[_key(g.question)][g.answer] += 1
     overall = sum(by_key.values(), Counter()).most_common(1)[0][0]
     return {k: c.most_common(1)[0][0] for k, c in by_key.items()}, overall
 
 
 def train_captions(root: Path) -> list[str]:
-    images = read_karpathy(root / "coco/annotations/dataset_coco.json", split="train", coco=True)
+    images = read_karpathy(root / sources.COCO_KARPATHY, split="train", coco=True)
     return [s for image in images for s in image.sentences]
 
 

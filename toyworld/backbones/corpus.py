@@ -16,15 +16,23 @@ from pathlib import Path
 import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
+from tasks import sources
 from tasks.formats import read_gqa_questions, read_karpathy, read_vqa_annotations, read_vqa_questions
+from tasks.registry import ZERO_SHOT_VQA_PROMPTS
 from toyworld.arch import LLM_VOCAB, QFORMER_VOCAB
-from toyworld.data.config import SCENES, TRAINING_SETS
+from toyworld.data.config import (
+    GQA_TRAIN_QUESTIONS,
+    SCENES,
+    TRAINING_SETS,
+    VQAV2_TRAIN_ANNOTATIONS,
+    VQAV2_TRAIN_QUESTIONS,
+)
 from toyworld.data.language import describe, knowledge_sentences
 from toyworld.data.scenes import Scene
 
-# The zero-shot VQA prompts of the paper (and of tasks/), which the toy LLMs learn as text formats.
-OPT_QA = "Question: {} Answer:"
-T5_QA = "Question: {} Short answer:"
+# The zero-shot VQA prompts of the paper (the tasks' own), which the toy LLMs learn as text formats.
+OPT_QA = ZERO_SHOT_VQA_PROMPTS["opt"]
+T5_QA = ZERO_SHOT_VQA_PROMPTS["t5"]
 # The captioning prompt of the fine-tuned models (paper Sec. 4.2): web text often puts it before a
 # caption, so the toy OPT sees it before some captions too.
 CAPTION_PROMPT = "a photo of"
@@ -52,19 +60,19 @@ def toy_documents(data_root: str | Path) -> list[Doc]:
     words = _scene_words(root)
     docs: list[Doc] = []
     for split in ("train", "restval"):
-        for image in read_karpathy(root / "coco/annotations/dataset_coco.json", split=split, coco=True):
-            context = words.get(f"coco/images/{image.filepath}/{image.filename}")
+        for image in read_karpathy(root / sources.COCO_KARPATHY, split=split, coco=True):
+            context = words.get(f"{sources.COCO_IMAGES}/{image.filepath}/{image.filename}")
             if context is not None:
                 docs += [Doc(context, sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
                          for i, sentence in enumerate(image.sentences)]
-    questions = read_vqa_questions(root / "vqav2/v2_OpenEnded_mscoco_train2014_questions.json")
-    answers = read_vqa_annotations(root / "vqav2/v2_mscoco_train2014_annotations.json")
+    questions = read_vqa_questions(root / VQAV2_TRAIN_QUESTIONS)
+    answers = read_vqa_annotations(root / VQAV2_TRAIN_ANNOTATIONS)
     for q in questions:
-        context = words.get(f"coco/images/train2014/COCO_train2014_{q.image_id:012d}.jpg")
+        context = words.get(f"{sources.COCO_TRAIN2014_IMAGES}/COCO_train2014_{q.image_id:012d}.jpg")
         if context is not None:
             docs.append(Doc(context, answers[q.question_id]["multiple_choice_answer"], "qa", q.question))
-    for g in read_gqa_questions(root / "gqa/train_balanced_questions.json").values():
-        context = words.get(f"gqa/images/{g.image_id}.jpg")
+    for g in read_gqa_questions(root / GQA_TRAIN_QUESTIONS).values():
+        context = words.get(f"{sources.GQA_IMAGES}/{g.image_id}.jpg")
         if context is not None:
             docs.append(Doc(context, g.answer, "qa", g.question))
     for line in knowledge_sentences():  # world facts (OK-VQA) with no scene: "question: ... answer: ..."

@@ -17,6 +17,10 @@ DEFAULT_SIZE = "default"
 DEFAULT_ROOT = Path("data/toy")  # where the default job and `bench toy-data` write it
 MANIFEST = "manifest.json"
 SCENES = "scenes.json"  # every image's objects and background: labels for later training, not an official file
+# The training files the toy root adds to the evaluated ones (`tasks.sources`), in the official formats.
+VQAV2_TRAIN_QUESTIONS = "vqav2/v2_OpenEnded_mscoco_train2014_questions.json"
+VQAV2_TRAIN_ANNOTATIONS = "vqav2/v2_mscoco_train2014_annotations.json"
+GQA_TRAIN_QUESTIONS = "gqa/train_balanced_questions.json"
 # Scene sets that are training data: the held-out shape x colour combos never appear in them.
 TRAINING_SETS: tuple[str, ...] = ("coco-train", "coco-restval", "gqa-train")
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tasks import sources
 from tasks.atomic import atomic_write_json
 from tasks.formats import (
     write_gqa_questions,
@@ -31,9 +32,12 @@ from toyworld.data.config import (
     DEFAULT_SEED,
     DEFAULT_SIZE,
     GENERATOR_VERSION,
+    GQA_TRAIN_QUESTIONS,
     MANIFEST,
     SCENES,
     TRAINING_SETS,
+    VQAV2_TRAIN_ANNOTATIONS,
+    VQAV2_TRAIN_QUESTIONS,
     ToySizes,
     sizes_for,
 )
@@ -62,10 +66,10 @@ TASK_SPLITS: dict[str, list[str]] = {
     "coco_retrieval": ["test"],
 }
 TRAINING_FILES: dict[str, str] = {
-    "captions": "coco/annotations/dataset_coco.json (splits train, restval)",
-    "vqa_questions": "vqav2/v2_OpenEnded_mscoco_train2014_questions.json",
-    "vqa_annotations": "vqav2/v2_mscoco_train2014_annotations.json",
-    "gqa_questions": "gqa/train_balanced_questions.json",
+    "captions": f"{sources.COCO_KARPATHY} (splits train, restval)",
+    "vqa_questions": VQAV2_TRAIN_QUESTIONS,
+    "vqa_annotations": VQAV2_TRAIN_ANNOTATIONS,
+    "gqa_questions": GQA_TRAIN_QUESTIONS,
     "scenes": f"{SCENES} (every image's objects and background, as labels)",
 }
 
@@ -125,7 +129,7 @@ def _write_coco(w: _Writer) -> dict[str, int]:
             image_id = next(ids)
             filename = f"COCO_{folder}_{image_id:012d}.jpg"
             scene, rng = w.scene(group, index)
-            w.image(f"coco/images/{folder}/{filename}", group, scene)
+            w.image(f"{sources.COCO_IMAGES}/{folder}/{filename}", group, scene)
             if group == "coco-train":
                 w.train_combos |= scene.combos
             if split is not None:
@@ -151,21 +155,16 @@ def _write_coco(w: _Writer) -> dict[str, int]:
                     qid = image_id * 10 + k
                     okvqa[0].append({"image_id": image_id, "question": qa.question, "question_id": qid})
                     okvqa[1].append(_vqa_annotation(qa, image_id, qid))
-    write_karpathy(w.root / "coco/annotations/dataset_coco.json", karpathy, dataset="coco")
-    for target, subtype in (("train", "train2014"), ("val", "val2014")):
-        write_vqa_questions(
-            w.root / f"vqav2/v2_OpenEnded_mscoco_{subtype}_questions.json", vqa[target][0], data_subtype=subtype
-        )
-        write_vqa_annotations(
-            w.root / f"vqav2/v2_mscoco_{subtype}_annotations.json", vqa[target][1], data_subtype=subtype
-        )
-    write_vqa_questions(
-        w.root / "vqav2/v2_OpenEnded_mscoco_test-dev2015_questions.json",
-        vqa["test-dev"][0],
-        data_subtype="test-dev2015",
-    )
-    write_vqa_questions(w.root / "okvqa/OpenEnded_mscoco_val2014_questions.json", okvqa[0])
-    write_vqa_annotations(w.root / "okvqa/mscoco_val2014_annotations.json", okvqa[1])
+    write_karpathy(w.root / sources.COCO_KARPATHY, karpathy, dataset="coco")
+    for target, subtype, questions_file, annotations_file in (
+        ("train", "train2014", VQAV2_TRAIN_QUESTIONS, VQAV2_TRAIN_ANNOTATIONS),
+        ("val", "val2014", sources.VQAV2_VAL_QUESTIONS, sources.VQAV2_VAL_ANNOTATIONS),
+    ):
+        write_vqa_questions(w.root / questions_file, vqa[target][0], data_subtype=subtype)
+        write_vqa_annotations(w.root / annotations_file, vqa[target][1], data_subtype=subtype)
+    write_vqa_questions(w.root / sources.VQAV2_TEST_DEV_QUESTIONS, vqa["test-dev"][0], data_subtype="test-dev2015")
+    write_vqa_questions(w.root / sources.OKVQA_QUESTIONS, okvqa[0])
+    write_vqa_annotations(w.root / sources.OKVQA_ANNOTATIONS, okvqa[1])
     return {
         "karpathy_images": len(karpathy),
         "vqa_train_questions": len(vqa["train"][0]),
@@ -179,19 +178,19 @@ def _write_gqa(w: _Writer) -> dict[str, int]:
     """GQA balanced test-dev (evaluated) and train (for fine-tuning) questions on gqa/images/."""
     s = w.sizes
     sets = [
-        ("gqa-test-dev", "testdev", s.gqa_testdev_images, s.gqa_testdev_questions),
-        ("gqa-train", "train", s.gqa_train_images, s.gqa_train_questions),
+        ("gqa-test-dev", "testdev", sources.GQA_TEST_DEV_QUESTIONS, s.gqa_testdev_images, s.gqa_testdev_questions),
+        ("gqa-train", "train", GQA_TRAIN_QUESTIONS, s.gqa_train_images, s.gqa_train_questions),
     ]
     rng = w.rng("gqa-ids")
-    image_ids = iter(rng.sample(range(100_000, 1_000_000), sum(x[2] for x in sets)))
+    image_ids = iter(rng.sample(range(100_000, 1_000_000), sum(x[3] for x in sets)))
     next_qid = rng.randrange(10_000_000, 20_000_000)
     counts = {}
-    for group, prefix, n_images, n_questions in sets:
+    for group, prefix, file, n_images, n_questions in sets:
         questions: dict[str, dict[str, Any]] = {}
         for index in range(n_images):
             image_id = f"n{next(image_ids)}"
             scene, scene_rng = w.scene(group, index)
-            w.image(f"gqa/images/{image_id}.jpg", group, scene)
+            w.image(f"{sources.GQA_IMAGES}/{image_id}.jpg", group, scene)
             for qa in gqa_questions(scene, scene_rng, n_questions):
                 questions[str(next_qid)] = {
                     "question": qa.question,
@@ -201,7 +200,7 @@ def _write_gqa(w: _Writer) -> dict[str, int]:
                     "types": {"detailed": qa.kind, "semantic": "attr", "structural": qa.question_type},
                 }
                 next_qid += 1
-        write_gqa_questions(w.root / f"gqa/{prefix}_balanced_questions.json", questions)
+        write_gqa_questions(w.root / file, questions)
         counts[f"gqa_{prefix}_questions"] = len(questions)
     return counts
 
@@ -227,7 +226,7 @@ def _write_nocaps(w: _Writer) -> dict[str, int]:
         scene, rng = _nocaps_scene(w, domain, seen_per_domain[domain])
         seen_per_domain[domain] += 1
         file_name = f"{rng.getrandbits(64):016x}.jpg"
-        w.image(f"nocaps/images/{file_name}", f"nocaps-{domain}", scene)
+        w.image(f"{sources.NOCAPS_IMAGES}/{file_name}", f"nocaps-{domain}", scene)
         images.append(
             {
                 "id": image_id,
@@ -239,7 +238,7 @@ def _write_nocaps(w: _Writer) -> dict[str, int]:
             }
         )
         captions[image_id] = language.captions(scene, rng)
-    write_nocaps(w.root / "nocaps/nocaps_val_4500_captions.json", images, captions)
+    write_nocaps(w.root / sources.NOCAPS_VAL_CAPTIONS, images, captions)
     return {"nocaps_images": len(images)}
 
 
@@ -251,9 +250,9 @@ def _write_flickr(w: _Writer) -> dict[str, int]:
         for index in range(count):
             filename = f"{next(names)}.jpg"
             scene, rng = w.scene(f"flickr-{split}", index)
-            w.image(f"flickr30k/images/{filename}", f"flickr-{split}", scene)
+            w.image(f"{sources.FLICKR_IMAGES}/{filename}", f"flickr-{split}", scene)
             records.append({"filename": filename, "split": split, "sentences": language.captions(scene, rng)})
-    write_karpathy(w.root / "flickr30k/dataset_flickr30k.json", records, dataset="flickr30k")
+    write_karpathy(w.root / sources.FLICKR_KARPATHY, records, dataset="flickr30k")
     return {"flickr_images": len(records)}
 
 
