@@ -8,6 +8,7 @@ from pathlib import Path
 import tasks
 from blip2 import zoo
 from blip2.checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_cache_dir, lavis_file
+from blip2.param_report import parameter_rows
 
 NAME = "list"
 HELP = "list the tasks (splits, defaults) or the model zoo (sources, local cache, parameters, paper rows)"
@@ -72,9 +73,6 @@ def _params(n: int) -> str:
 
 
 def format_models() -> str:
-    from blip2.param_report import cache_dir as param_cache_dir
-    from blip2.param_report import parameter_rows  # cached; a first call builds models on the meta device
-
     counts = {r["model"]: r for r in parameter_rows(zoo.names())}
     lines = ["| model | image | sources | cached locally | trainable (paper) | total (paper) | paper rows |",
              "|---|---|---|---|---|---|---|"]
@@ -87,7 +85,7 @@ def format_models() -> str:
                      f"{c['trainable'] / 1e6:.1f}M ({c['paper_trainable']}) | {_params(c['total'])} "
                      f"({c['paper_total']}) | {'; '.join(e.paper_rows)} |")
     lines.append("\nTrainable: what BLIP-2 trains (Q-Former, queries, projection, ln_vision; for a stage-1 model "
-                 "everything but the ViT). Counts are measured on the meta device and cached in "
-                 f"{param_cache_dir()}; (paper) is Table 2 / Sec. 3.1, - where the paper gives none.")
+                 "everything but the ViT). Counts are computed from each model's config (blip2.param_count); "
+                 "(paper) is Table 2 / Sec. 3.1, - where the paper gives none.")
     lines.append(f"LAVIS files are looked for in {lavis_cache_dir()} (set BLIP2_LAVIS_DIR to change it).")
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import transformers
 
 import blip2
 from bench.cli import main
-from blip2 import param_report
+from blip2 import param_count, param_report
 from tasks.atomic import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[2]
@@ -131,26 +131,23 @@ def test_rewriting_a_results_file_keeps_its_mode(tmp_path):
 # --- bench list models ----------------------------------------------------------------------------------------
 
 
-def test_parameter_counts_are_measured_once_then_cached(tmp_path, monkeypatch):
-    monkeypatch.setenv("BLIP2_CACHE", str(tmp_path))
-    calls = []
-    real = param_report.measure
-    monkeypatch.setattr(param_report, "measure", lambda name: calls.append(name) or real(name))
-    first = param_report.parameter_rows(["toy-opt", "toy-qformer"])
-    second = param_report.parameter_rows(["toy-opt", "toy-qformer"])
-    assert calls == ["toy-opt", "toy-qformer"] and first == second
-    assert first[0]["total"] > first[0]["trainable"] > 0  # a real count: the frozen ViT and LLM are not trainable
-
-
-def test_list_models_answers_from_the_cache_without_torch(tmp_path, monkeypatch):
-    """Warm the cache (fake counts, the real keys), then a fresh process lists the zoo without importing torch."""
-    monkeypatch.setenv("BLIP2_CACHE", str(tmp_path))
-    monkeypatch.setattr(param_report, "measure", lambda name: {"trainable": 107_000_000, "total": 3_000_000_000})
-    param_report.parameter_rows(blip2.zoo.names())
-    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1", "BLIP2_CACHE": str(tmp_path)}
-    code = "import sys; from bench.cli import main; main(['list', 'models']); print('torch' in sys.modules)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+def test_list_models_on_a_fresh_machine_counts_without_torch(tmp_path):
+    """An empty home (no cache of any kind): a fresh process lists every zoo model with its counts beside the
+    paper's, without importing torch, transformers or timm, and leaves nothing behind in the home."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("BLIP2_CACHE", "XDG_CACHE_HOME", "HF_HOME")}
+    env.update(PYTHONPATH=str(REPO), HF_HUB_OFFLINE="1", HOME=str(home))
+    code = ("import sys; from bench.cli import main; main(['list', 'models']); "
+            "print(sorted({'torch', 'transformers', 'timm'} & set(sys.modules)))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+                          cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().endswith("False")
-    row = next(line for line in proc.stdout.splitlines() if line.startswith("| vitg-opt2.7b |"))
-    assert "107.0M (107M)" in row and "3.00B (3.8B)" in row  # ours beside the paper's Table 2
+    assert proc.stdout.strip().endswith("[]")
+    assert list(home.iterdir()) == []
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in proc.stdout.splitlines() if line.startswith("| ")}
+    for name in blip2.zoo.names():
+        counts = param_count.count(blip2.zoo.get(name).config())
+        paper_trainable, paper_total = param_report.PAPER.get(name, ("-", "-"))
+        assert f"| {counts.trainable / 1e6:.1f}M ({paper_trainable}) |" in rows[name]
+        assert f"({paper_total}) |" in rows[name]
