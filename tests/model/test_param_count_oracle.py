@@ -9,7 +9,10 @@ must variants of the toy configs that change one field each: those show that the
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -42,12 +45,11 @@ def test_every_zoo_model_counts_as_built(name):
 
 def test_counting_imports_no_torch():
     """`bench list models` counts in a process that never imports torch or transformers."""
-    import subprocess
-
     code = ("import sys, toyworld; from blip2 import param_count, zoo; "
             "[param_count.count(zoo.get(n).config()) for n in zoo.names()]; "
             "print(sorted({'torch', 'transformers', 'timm'} & set(sys.modules)))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
 
