@@ -30,8 +30,9 @@ from .checkpoints.lavis import load_lavis
 from .checkpoints.native import is_native_dir, load_native
 from .checkpoints.weights_io import sha256_file
 from .errors import ModelInputError
+from .models import fast
 from .models.blip2_lm import Blip2LM
-from .models.blip2_qformer import Blip2Qformer
+from .models.blip2_qformer import Blip2Qformer, itc_similarity
 from .precision import apply_precision
 from .processing import ImageTransform
 
@@ -269,7 +270,7 @@ def itc_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequen
     Texts are cut to `max_text_tokens` (the retrieval task's setting: ``tasks.get(...).settings().max_text_tokens``)."""
     _, queries, _ = model.encode_image(_pixels(model, images))
     ids, mask = _text_batch(model, texts, max_text_tokens)
-    return model.itc_similarity(model.image_itc_features(queries), model.text_itc_features(ids, mask))
+    return itc_similarity(model.image_itc_features(queries), model.text_itc_features(ids, mask))
 
 
 @torch.no_grad()
@@ -278,15 +279,15 @@ def itm_scores(model: Blip2Qformer, images: Sequence[Image.Image], texts: Sequen
     """[N_img, N_txt] ITM match probabilities; texts are cut to `max_text_tokens` as in :func:`itc_scores`.
 
     Each image's cross-attention keys are computed once, and so is the image-free start of each text's
-    pass (`Blip2Qformer.itm_text_states`); the rest runs per pair (`itm_logits_from_states`).
+    pass (`fast.itm_text_states`); the rest runs per pair (`fast.itm_logits_from_states`).
     """
     image = model.vision(_pixels(model, images))
     ids, mask = _text_batch(model, texts, max_text_tokens)
-    queries, text = model.itm_text_states(ids, mask)
+    queries, text = fast.itm_text_states(model, ids, mask)
     rows = []
     for i in range(image.shape[0]):
         kv = model.qformer.image_kv(image[i : i + 1])
-        rows.append(model.itm_logits_from_states(queries, text, mask, image_kv=kv).softmax(-1)[:, 1])
+        rows.append(fast.itm_logits_from_states(model, queries, text, mask, image_kv=kv).softmax(-1)[:, 1])
     return torch.stack(rows)
 
 

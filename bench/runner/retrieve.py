@@ -5,7 +5,7 @@ normalised query and text features. The union of the i2t and t2i top-k pairs is 
 (`tasks.scoring.retrieval.rerank`), grouped by image: each image's cross-attention keys/values are
 computed once per layer and shared by all of its candidate texts, which run in batches padded only to
 their longest text. The image-free start of each text's ITM pass (layer 0 up to the cross-attention,
-`Blip2Qformer.itm_text_states`) is computed once per text and gathered for every pair of that text,
+`blip2.models.fast.itm_text_states`) is computed once per text and gathered for every pair of that text,
 and the last layer runs for the query positions only (`ItmTextStates`). ViT features live in a
 `FeatureStore` and text states in `RowStore`s (both spill to disk past a budget), so memory stays
 bounded at COCO-5K.
@@ -21,10 +21,11 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from blip2.models.blip2_qformer import Blip2Qformer
+from blip2.models import fast
+from blip2.models.blip2_qformer import Blip2Qformer, itc_similarity
 from blip2.models.qformer import KV
 from blip2.processing import ImageTransform
-from tasks.scoring.retrieval import NON_CANDIDATE_SCORE, itc_similarity, rerank
+from tasks.scoring.retrieval import NON_CANDIDATE_SCORE, rerank
 from tasks.settings import RetrievalSettings
 from tasks.splits import RetrievalSplit
 from tasks.task import Task
@@ -36,9 +37,9 @@ from .images import image_batches
 ITM_BATCH = 256  # texts of one image per ITM forward pass on a GPU; the image's keys/values are shared
 # On a CPU, smaller batches are faster: tensors of several MiB are freshly mapped (and page-faulted) by the
 # allocator on every pass and fall out of the caches. Batches there keep the largest activation (the query
-# FFN's hidden layer) near this size: 32 texts for the benchmarks' mid-size model, about 14% faster per
-# pair than 96 on the 2-core development machine.
+# FFN's hidden layer) near this size: 32 texts for the benchmarks' mid-size model.
 CPU_ITM_BYTES = 4 * 2**20
+ITC_CHUNK = 256  # images per ITC product: a 5K x 25K x 32-query product never sits in memory at once
 
 
 @torch.no_grad()
@@ -84,7 +85,8 @@ def retrieval_scores(
             image_feats.append(model.image_itc_features(queries))
             store.append(image)
             on_batch(len(pixels) * world)
-        itc = itc_similarity(_gather_rows(torch.cat(image_feats), world), text_feats)
+        itc = itc_similarity(_gather_rows(torch.cat(image_feats), world), text_feats,
+                             chunk=ITC_CHUNK).float().cpu().numpy()
 
         def itm_scorer(image_idx: np.ndarray, text_idx: np.ndarray) -> np.ndarray:
             ours = image_idx % world == rank
@@ -148,11 +150,11 @@ def _text_features(model: Blip2Qformer, tokens: list[list[int]], pad_id: int, ba
 class ItmTextStates:
     """The image-free start of every needed text's ITM pass, computed once and gathered per pair.
 
-    `Blip2Qformer.itm_text_states` (layer 0 up to the cross-attention) depends only on the text, so each
+    `fast.itm_text_states` (layer 0 up to the cross-attention) depends only on the text, so each
     text runs it once, in length-sorted batches, however many images it is paired with; the states
     (query states [Q, H] and text states [T, H] per text) stay in `RowStore`s, in memory up to half of
     `budget_bytes` each, otherwise on disk. `logits` gathers them for a batch of texts, padded only to
-    that batch's longest text, and finishes the pass for one image (`itm_logits_from_states`).
+    that batch's longest text, and finishes the pass for one image (`fast.itm_logits_from_states`).
     """
 
     def __init__(self, model: Blip2Qformer, tokens: list[list[int]], pad_id: int, needed: np.ndarray, batch: int,
@@ -165,7 +167,7 @@ class ItmTextStates:
         self.text = RowStore(len(needed), longest, cfg.hidden, dtype, device, budget_bytes // 2)
         for chunk in by_length(range(len(needed)), [tokens[t] for t in needed], batch):
             ids, mask = pad_tokens([tokens[needed[r]] for r in chunk], pad_id, device)
-            queries, text = model.itm_text_states(ids, mask)
+            queries, text = fast.itm_text_states(model, ids, mask)
             self.queries.put(chunk, queries)
             self.text.put(chunk, text)
 
@@ -176,7 +178,8 @@ class ItmTextStates:
         width = int(lengths.max())
         mask = (torch.arange(width, device=self.device)[None] < lengths[:, None]).long()
         queries = self.queries.take(rows, self.model.cfg.qformer.num_queries)
-        return self.model.itm_logits_from_states(queries, self.text.take(rows, width), mask, image_kv=image_kv)[:, 1]
+        text = self.text.take(rows, width)
+        return fast.itm_logits_from_states(self.model, queries, text, mask, image_kv=image_kv)[:, 1]
 
     def __enter__(self) -> ItmTextStates:
         return self
@@ -234,7 +237,7 @@ def retrieval_scores_reference(
     ids, mask = enc.input_ids.to(device), enc.attention_mask.to(device)
     text_feats = torch.cat([model.text_itc_features(ids[i:i + batch_size], mask[i:i + batch_size])
                             for i in range(0, len(ids), batch_size)])
-    itc = model.itc_similarity(torch.cat(image_feats), text_feats).float().cpu().numpy()
+    itc = itc_similarity(torch.cat(image_feats), text_feats).float().cpu().numpy()
     n_img, n_txt = itc.shape
 
     def itm(images: torch.Tensor, texts: np.ndarray) -> np.ndarray:

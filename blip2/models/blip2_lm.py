@@ -14,6 +14,7 @@ import torch.nn as nn
 import transformers
 
 from ..config import Blip2Config
+from . import fast
 from .image_encoder import ImageEncoder
 from .qformer import QFormer, bidirectional_mask
 
@@ -146,6 +147,10 @@ class Blip2LM(nn.Module):
 class Blip2Opt(Blip2LM):
     """Decoder-only bridge: [soft prompt; left-padded text prompt] -> OPT; stops at "\\n" like LAVIS."""
 
+    # The fast path (`fast.opt_generate_shared_prefill`): the same beams with one prefill per row instead of
+    # one per beam. False runs transformers' plain beam search, the reference the tests compare it with.
+    shared_prefill: bool = True
+
     def eos_token_id(self) -> int:
         if self.cfg.eos_text is None:
             return self.llm.config.eos_token_id
@@ -155,29 +160,22 @@ class Blip2Opt(Blip2LM):
         return ids[0]
 
     def generate_ids(self, query_output: torch.Tensor, prompts: list[str], **kwargs: Any) -> torch.Tensor:
-        """Beam search over [soft prompt; prompt]; the prompt is prefilled once and shared by the beams.
+        """Beam search over [soft prompt; prompt]; returns the new tokens.
 
-        transformers would copy the prompt to every beam before the prefill; the beams' caches are
-        identical, so we run the prefill (all but the last prompt token) once and repeat the cache.
-        The prefill is read only for its cache: `logits_to_keep=1` skips the LM head (vocab x hidden)
-        at every other position.
+        The soft prompt enters as embeddings; its positions' ids are placeholders that the LLM never reads
+        as inputs (as in transformers' Blip2ForConditionalGeneration).
         """
         ids, mask = self._tokenize(prompts, "left")
         embeds, full_mask = self._embed(self.soft_prompt(query_output), ids, mask)
         kwargs.setdefault("eos_token_id", self.eos_token_id())
         kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
-        beams = kwargs.get("num_beams", 1)
-        prefix = self.llm(inputs_embeds=embeds[:, :-1], attention_mask=full_mask[:, :-1], use_cache=True,
-                          logits_to_keep=1)
-        cache = prefix.cache
-        if beams > 1:
-            cache.batch_repeat_interleave(beams)
-        # The cached positions' ids are never read; only the last prompt token enters as an id.
         placeholder = torch.full(query_output.shape[:2], self.tokenizer.pad_token_id, dtype=ids.dtype,
                                  device=ids.device)
         all_ids = torch.cat([placeholder, ids], dim=1)
-        out = self.llm.generate(input_ids=all_ids, attention_mask=full_mask, cache=cache,
-                                do_sample=False, **kwargs)
+        if self.shared_prefill:
+            return fast.opt_generate_shared_prefill(self.llm, all_ids, embeds, full_mask, **kwargs)
+        out = self.llm.generate(input_ids=all_ids, inputs_embeds=embeds, attention_mask=full_mask, do_sample=False,
+                                **kwargs)
         return out[:, all_ids.shape[1]:]
 
     def forward(self, pixel_values: torch.Tensor, prompts: list[str], targets: list[str],

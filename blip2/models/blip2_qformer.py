@@ -6,6 +6,8 @@ image-text pairs with the ITC similarity and the ITM logits.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -103,11 +105,6 @@ class Blip2Qformer(nn.Module):
                                  with_queries=False)
         return F.normalize(self.text_proj(hidden[:, 0]), dim=-1)
 
-    @staticmethod
-    def itc_similarity(image_feats: torch.Tensor, text_feats: torch.Tensor) -> torch.Tensor:
-        """[N_img, N_txt] cosine similarity, maximum over the queries (no temperature)."""
-        return torch.einsum("iqd,td->iqt", image_feats, text_feats).amax(dim=1)
-
     def itm_logits(
         self,
         image: torch.Tensor | None,
@@ -118,39 +115,13 @@ class Blip2Qformer(nn.Module):
         """[B, 2] match logits for B (image, text) pairs, averaged over the query outputs.
 
         Pass `image_kv` (from `qformer.image_kv`) instead of `image` to reuse one image's
-        cross-attention keys/values for many texts.
+        cross-attention keys/values for many texts. `fast.itm_logits_from_states` gives the same logits
+        with less work per pair (retrieval re-ranking).
         """
         nq = self.cfg.qformer.num_queries
         mask = bidirectional_mask(nq, attention_mask)
         hidden, _ = self.qformer(image=image, input_ids=input_ids, mask=mask, image_kv=image_kv)
         return self.itm_head(hidden[:, :nq]).mean(dim=1)
-
-    def itm_text_states(self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The image-free start of an ITM pass (layer 0 up to the cross-attention), to compute once per text.
-
-        Returns (queries [B, Q, H], text [B, T, H]) for `itm_logits_from_states`; see
-        `QFormer.itm_text_states` for why these do not depend on the image.
-        """
-        mask = bidirectional_mask(self.cfg.qformer.num_queries, attention_mask)
-        return self.qformer.itm_text_states(input_ids, mask)
-
-    def itm_logits_from_states(
-        self,
-        queries: torch.Tensor,
-        text: torch.Tensor,
-        attention_mask: torch.Tensor,
-        image: torch.Tensor | None = None,
-        image_kv: list[KV | None] | None = None,
-    ) -> torch.Tensor:
-        """`itm_logits` continued from `itm_text_states` (the fast path: less work per pair, same logits).
-
-        Rows of `queries`/`text` may come from different calls (gathered per pair); `text` must be as
-        wide as `attention_mask`.
-        """
-        mask = bidirectional_mask(self.cfg.qformer.num_queries, attention_mask)
-        hidden = self.qformer.itm_query_output(queries, text, mask, image=image, image_kv=image_kv)
-        return self.itm_head(hidden).mean(dim=1)
 
     def itg_logits(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor, query_kv: list[KV]
@@ -183,8 +154,8 @@ class Blip2Qformer(nn.Module):
         # ITC, with in-batch negatives gathered from every process.
         image_feats_all = _gather(image_feats, with_grad=True)
         text_feats_all = _gather(text_feats, with_grad=True)
-        sim_i2t = self.itc_similarity(image_feats, text_feats_all) / self.temp
-        sim_t2i = self.itc_similarity(image_feats_all, text_feats).t() / self.temp
+        sim_i2t = itc_similarity(image_feats, text_feats_all) / self.temp
+        sim_t2i = itc_similarity(image_feats_all, text_feats).t() / self.temp
         if image_ids is None:
             image_ids = torch.arange(b, device=pixel_values.device) + _rank_offset(b)
         ids_all = _gather(image_ids, with_grad=False)
@@ -217,18 +188,68 @@ class Blip2Qformer(nn.Module):
         width = ids_text_all.shape[1]
         input_ids, attention_mask = (F.pad(x, (0, width - x.shape[1])) for x in (input_ids, attention_mask))
         same = image_ids[:, None] == ids_all[None, :]
-        with torch.no_grad():
-            w_t2i = F.softmax(sim_t2i.float().masked_fill(same, -10000), dim=1)
-            w_i2t = F.softmax(sim_i2t.float().masked_fill(same, -10000), dim=1)
-            neg_image_idx = torch.multinomial(w_t2i, 1).squeeze(1)  # a wrong image for each text
-            neg_text_idx = torch.multinomial(w_i2t, 1).squeeze(1)  # a wrong text for each image
-        self.last_itm_negatives = (neg_image_idx, neg_text_idx)  # exposed for tests and debugging
+        neg_image_idx, neg_text_idx = sample_itm_negatives(sim_i2t, sim_t2i, same)
         text_ids = torch.cat([input_ids, input_ids, ids_text_all[neg_text_idx]])
         text_mask = torch.cat([attention_mask, attention_mask, mask_text_all[neg_text_idx]])
         images = torch.cat([image, image_all[neg_image_idx], image])
         logits = self.itm_logits(images, text_ids, text_mask)
         labels = torch.cat([torch.ones(b), torch.zeros(2 * b)]).long().to(logits.device)
         return F.cross_entropy(logits, labels)
+
+
+def itc_similarity(image_feats: torch.Tensor, text_feats: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """[N_img, N_txt] ITC similarity: the best-matching query's cosine similarity (no temperature).
+
+    Features must be L2-normalised ([N_img, Q, D] and [N_txt, D]), so the dot product is the cosine.
+    `chunk` computes it that many images at a time, so that a 5K x 25K x 32-query product never sits in
+    memory at once (evaluation); None computes it in one product (training, where it carries gradient).
+    """
+    if image_feats.ndim != 3:
+        raise ValueError(f"image_feats must be [n_images, n_queries, dim], got shape {tuple(image_feats.shape)}")
+    if text_feats.ndim != 2 or text_feats.shape[1] != image_feats.shape[2]:
+        raise ValueError(f"text_feats must be [n_texts, {image_feats.shape[2]}] to match image_feats, "
+                         f"got {tuple(text_feats.shape)}")
+    if chunk is None:
+        return torch.einsum("iqd,td->iqt", image_feats, text_feats).amax(dim=1)
+    return torch.cat([torch.einsum("iqd,td->iqt", image_feats[s:s + chunk], text_feats).amax(dim=1)
+                      for s in range(0, image_feats.shape[0], chunk)])
+
+
+@torch.no_grad()
+def sample_itm_negatives(sim_i2t: torch.Tensor, sim_t2i: torch.Tensor, same: torch.Tensor
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+    """ITM hard negatives: (a wrong image for each text, a wrong text for each image).
+
+    Each is drawn with probability softmax(ITC similarity) among the candidates that are not `same`
+    ([B, N] True where the local row and the gathered column show the same image), so similar but wrong
+    pairs are drawn most often and a positive never is (while the batch holds another image).
+    """
+    w_t2i = F.softmax(sim_t2i.float().masked_fill(same, -10000), dim=1)
+    w_i2t = F.softmax(sim_i2t.float().masked_fill(same, -10000), dim=1)
+    neg_image_idx = torch.multinomial(w_t2i, 1).squeeze(1)
+    neg_text_idx = torch.multinomial(w_i2t, 1).squeeze(1)
+    return neg_image_idx, neg_text_idx
+
+
+@contextmanager
+def recorded_itm_negatives() -> Iterator[list[tuple[torch.Tensor, torch.Tensor]]]:
+    """Collect the (negative image, negative text) indices that each stage-1 forward draws, while in use.
+
+    For analyses of the ITM labels (how often a drawn negative is in fact true of its image), which need
+    exactly the negatives the loss saw; the model itself keeps no record of them."""
+    global sample_itm_negatives
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = sample_itm_negatives
+
+    def record(*args: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        seen.append(original(*args))
+        return seen[-1]
+
+    sample_itm_negatives = record
+    try:
+        yield seen
+    finally:
+        sample_itm_negatives = original
 
 
 def _soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

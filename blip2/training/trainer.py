@@ -4,7 +4,6 @@ and any number of processes or nodes (`accelerate launch` / `torchrun`) without 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -172,10 +171,3 @@ def _save_state(accelerator: Accelerator, path: Path, step: int, losses: list[fl
     accelerator.save_state(str(path))
     if accelerator.is_main_process:
         (path / "progress.json").write_text(json.dumps({"step": step, "losses": losses}))
-
-
-def steps_for(recipe: Recipe, dataset_size: int, processes: int = 1) -> int:
-    """How many optimiser steps a recipe takes on a dataset of this size."""
-    if recipe.max_steps:
-        return recipe.max_steps
-    return recipe.epochs * math.floor(dataset_size / recipe.batch_size)

@@ -19,7 +19,6 @@ _EXPORTS = {
     "tokenize_captions": "caption",
     "spice_unavailable_reason": "caption",
     "retrieval_metrics": "retrieval",
-    "itc_similarity": "retrieval",
     "rerank": "retrieval",
 }
 

@@ -1,4 +1,4 @@
-"""Image-text retrieval: recall@K as LAVIS reports it, ITC similarity, and k=128 ITM re-ranking.
+"""Image-text retrieval: recall@K as LAVIS reports it, and k=128 ITM re-ranking of ITC similarities.
 
 Ties. LAVIS ranks a row with ``np.argsort(scores)[::-1]`` and takes the position of the ground
 truth in that order. NumPy's default argsort is not stable (on AVX-512/AVX2 machines it is a SIMD
@@ -95,32 +95,6 @@ def retrieval_metrics(
         "IR@1": ir1, "IR@5": ir5, "IR@10": ir10,
         "TR_mean": tr_mean, "IR_mean": ir_mean, "R_mean": (tr_mean + ir_mean) / 2,
     }
-
-
-def itc_similarity(image_feats, text_feats, chunk: int = 256) -> np.ndarray:
-    """ITC similarity [n_img, n_txt]: max over query tokens of the dot product, no temperature.
-
-    Features must already be L2-normalised (so the dot product is the cosine). Computed in
-    chunks of images so a 5K x 25K x 32-query product never sits in memory at once; torch inputs
-    stay on their device for the product.
-    """
-    import torch
-
-    img = image_feats if isinstance(image_feats, torch.Tensor) else torch.as_tensor(np.asarray(image_feats))
-    txt = text_feats if isinstance(text_feats, torch.Tensor) else torch.as_tensor(np.asarray(text_feats))
-    if img.ndim != 3:
-        raise ValueError(f"image_feats must be [n_images, n_queries, dim], got shape {tuple(img.shape)}")
-    if txt.ndim != 2 or txt.shape[1] != img.shape[2]:
-        raise ValueError(
-            f"text_feats must be [n_texts, {img.shape[2]}] to match image_feats, got {tuple(txt.shape)}"
-        )
-    txt = txt.to(device=img.device, dtype=img.dtype)
-    with torch.no_grad():
-        parts = [
-            torch.einsum("iqd,td->iqt", img[s : s + chunk], txt).amax(dim=1)
-            for s in range(0, img.shape[0], chunk)
-        ]
-    return torch.cat(parts).float().cpu().numpy()
 
 
 def _top_k(rows: np.ndarray, k: int) -> np.ndarray:

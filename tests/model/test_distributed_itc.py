@@ -9,7 +9,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from tests.model.test_stage1 import TEXTS, batch, tiny_stage1
+from tests.model.test_stage1 import TEXTS, batch, itm_negatives, tiny_stage1
 
 
 def _free_port() -> int:
@@ -70,9 +70,9 @@ def _longest_worker(rank: int, port: int, out: dict) -> None:
         return itm_logits(images, text_ids, text_mask)
 
     model.itm_logits = spy
-    with torch.no_grad():
+    with torch.no_grad(), itm_negatives() as negatives:
         result = model(pixels, enc.input_ids, enc.attention_mask)
-    out[rank] = (enc.input_ids.shape[1], result.loss_itm.item(), model.last_itm_negatives[1].tolist(),
+    out[rank] = (enc.input_ids.shape[1], result.loss_itm.item(), negatives[0][1].tolist(),
                  seen["ids"], seen["mask"])
     dist.destroy_process_group()
 

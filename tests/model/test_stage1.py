@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 import blip2
 from blip2.config import Blip2Config, QFormerConfig, VisionConfig
+from blip2.models import blip2_qformer
+from blip2.models.blip2_qformer import itc_similarity, sample_itm_negatives
 from blip2.models.qformer import bidirectional_mask, multimodal_causal_mask, unimodal_mask
 from blip2.testing import bert_tokenizer, randomize_
 
@@ -35,6 +38,9 @@ def batch(model, texts):
 
 
 TEXTS = ["a red circle", "two blue squares on the left", "a big star", "yes"]
+
+
+itm_negatives = blip2_qformer.recorded_itm_negatives
 
 
 @pytest.fixture(scope="module")
@@ -100,11 +106,52 @@ def test_itm_negatives_are_never_positives(model, seed):
     torch.manual_seed(seed)
     ids, mask = batch(model, TEXTS)
     image_ids = torch.tensor([10, 11, 10, 12])  # texts 0 and 2 describe the same image
-    with torch.no_grad():
+    with torch.no_grad(), itm_negatives() as seen:
         model(torch.randn(4, 3, 28, 28), ids, mask, image_ids=image_ids)
-    neg_image, neg_text = model.last_itm_negatives
+    [(neg_image, neg_text)] = seen
     assert (image_ids[neg_image] != image_ids).all()
     assert (image_ids[neg_text] != image_ids).all()
+
+
+def test_itm_negatives_follow_the_itc_similarity():
+    """Hard negatives: a wrong pair is drawn in proportion to softmax(similarity), a positive never."""
+    torch.manual_seed(0)
+    sim = torch.tensor([[5.0, 3.0, 3.0 + np.log(3.0), -20.0]]).expand(4, -1)  # row i's positive is column i
+    same = torch.eye(4, dtype=torch.bool)
+    draws = torch.stack([sample_itm_negatives(sim, sim, same)[1] for _ in range(4000)])
+    counts = torch.stack([(draws == j).sum(0) for j in range(4)])  # [column, row]
+    assert (counts[same] == 0).all()
+    # row 0 (positive 0): columns 1 and 2 in the ratio 1 : 3, column 3 (20 below) practically never
+    assert abs(counts[2, 0] / (counts[1, 0] + counts[2, 0]) - 0.75) < 0.03
+    assert counts[3, 0] == 0
+    # the text-to-image direction draws from its own similarities
+    neg_image, _ = sample_itm_negatives(sim, torch.tensor([[0.0, 50.0, 0.0, 0.0]] * 4), same)
+    assert neg_image[0] == 1 and neg_image[2] == 1
+
+
+def test_itc_similarity_is_max_over_queries_without_temperature():
+    e = torch.eye(4)
+    image_feats = torch.stack([
+        torch.stack([e[0], e[1], (e[0] + e[1]) / np.sqrt(2)]),
+        torch.stack([e[2], -e[0], e[3]]),
+        torch.stack([-(e[0] + e[1]) / np.sqrt(2), -(e[0] + e[1]) / np.sqrt(2), -0.6 * e[0] - 0.8 * e[1]]),
+    ])
+    text_feats = torch.stack([e[0], e[1], e[2]])
+    expected = torch.tensor([
+        [1.0, 1.0, 0.0],  # image 0: e0 and e1 each hit by a query
+        [0.0, 0.0, 1.0],  # image 1: max(e2.e0, -e0.e0, e3.e0) = max(0, -1, 0) = 0
+        [-0.6, -0.70710677, 0.0],  # image 2: all queries negative on e0/e1 -> the least negative
+    ])
+    torch.testing.assert_close(itc_similarity(image_feats, text_feats), expected, atol=1e-6, rtol=0)
+    # in chunks of images (evaluation), the same matrix
+    torch.testing.assert_close(itc_similarity(image_feats, text_feats, chunk=2), expected, atol=1e-6, rtol=0)
+
+
+def test_itc_similarity_shape_errors():
+    with pytest.raises(ValueError, match="n_images, n_queries, dim"):
+        itc_similarity(torch.zeros(2, 4), torch.zeros(3, 4))
+    with pytest.raises(ValueError, match=r"text_feats must be \[n_texts, 4\].*\(3, 5\)"):
+        itc_similarity(torch.zeros(2, 3, 4), torch.zeros(3, 5))
 
 
 def test_one_step_lowers_each_stage1_loss():

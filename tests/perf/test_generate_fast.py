@@ -145,3 +145,26 @@ def test_opt_prefill_skips_the_lm_head_except_at_the_last_position(tiny_dir, vqa
         hook.remove()
     assert positions and set(positions) == {1}
     assert fast == _run(model, vqa_split, optimized=False)
+
+
+def test_opt_shared_prefill_gives_the_plain_beams_with_one_prefill_per_prompt(tiny_dir, vqa_split):
+    """The fast branch of `Blip2Opt.generate_ids` against its plain branch: same answers, the prompt prefilled
+    once per prompt instead of once per beam."""
+    model = blip2.load_model(tiny_dir("opt", "base"))
+    rows = []
+    hook = model.llm.register_forward_hook(lambda _module, _args, kwargs, output: rows.append(
+        (kwargs["inputs_embeds"] if kwargs.get("inputs_embeds") is not None else kwargs["input_ids"]).shape[:2]),
+        with_kwargs=True)
+    try:
+        fast = _run(model, vqa_split, optimized=True, batch_size=4, num_beams=3)
+        prefills_fast = [r for r in rows if r[1] > 1]
+        rows.clear()
+        model.shared_prefill = False
+        plain = _run(model, vqa_split, optimized=True, batch_size=4, num_beams=3)
+        prefills_plain = [r for r in rows if r[1] > 1]
+    finally:
+        hook.remove()
+    assert fast == plain
+    prompts = len(vqa_split.samples)
+    assert sum(b for b, _ in prefills_fast) == prompts
+    assert sum(b for b, _ in prefills_plain) == 3 * prompts

@@ -16,6 +16,7 @@ import blip2
 import tasks
 from bench.runner.features import FeatureStore, RowStore, pad_tokens
 from bench.runner.retrieve import retrieval_scores
+from blip2.models import fast
 from blip2.models.build import build_model
 from blip2.testing import randomize_
 from tests.perf.counting import CountingTransform, rows_through
@@ -59,22 +60,22 @@ def test_each_candidate_pair_is_scored_once_and_each_images_keys_once(tiny_dir, 
     original = model.qformer.image_kv
     monkeypatch.setattr(model.qformer, "image_kv", lambda image: kv_calls.append(image.shape[0]) or original(image))
     state_rows, itm_rows = [], []
-    original_states, original_itm = model.itm_text_states, model.itm_logits_from_states
+    original_states, original_itm = fast.itm_text_states, fast.itm_logits_from_states
 
-    def counting_states(ids, mask):
+    def counting_states(model, ids, mask):
         state_rows.append(ids.shape[0])
-        return original_states(ids, mask)
+        return original_states(model, ids, mask)
 
-    def counting_itm(queries, text, mask, image=None, image_kv=None):
+    def counting_itm(model, queries, text, mask, image=None, image_kv=None):
         itm_rows.append(queries.shape[0])
-        return original_itm(queries, text, mask, image=image, image_kv=image_kv)
+        return original_itm(model, queries, text, mask, image=image, image_kv=image_kv)
 
-    monkeypatch.setattr(model, "itm_text_states", counting_states)
-    monkeypatch.setattr(model, "itm_logits_from_states", counting_itm)
+    monkeypatch.setattr(fast, "itm_text_states", counting_states)
+    monkeypatch.setattr(fast, "itm_logits_from_states", counting_itm)
     monkeypatch.setattr(model, "itm_logits", None)  # the fast path never runs the plain ITM pass
-    fast = _scores(model, retrieval_split, k)
-    n_img, n_txt = fast["itc"].shape
-    union = _union_size(fast["itc"], k)
+    scores = _scores(model, retrieval_split, k)
+    n_img, n_txt = scores["itc"].shape
+    union = _union_size(scores["itc"], k)
     assert sum(itm_rows) == union
     assert union < n_img * k + n_txt * k  # LAVIS scores n_img*k + n_txt*k pairs; overlap is saved
     assert kv_calls == [1] * n_img  # once per image, one image at a time
@@ -103,8 +104,8 @@ def test_itm_from_text_states_equals_the_plain_pass(tiny_dir, shape, layers):
     image = torch.randn(3, 5, q.vision_width, generator=gen)
     with torch.no_grad():
         # states from two calls padded differently (to 9 and to 11), as the runner's length buckets do
-        first = model.itm_text_states(ids[:3, :9], mask[:3, :9])
-        second = model.itm_text_states(ids[3:, :11], mask[3:, :11])
+        first = fast.itm_text_states(model, ids[:3, :9], mask[:3, :9])
+        second = fast.itm_text_states(model, ids[3:, :11], mask[3:, :11])
         queries = torch.cat([first[0], second[0]])
         text = torch.cat([torch.nn.functional.pad(first[1], (0, 0, 0, 2)), second[1]])
         for img in range(image.shape[0]):
@@ -112,11 +113,11 @@ def test_itm_from_text_states_equals_the_plain_pass(tiny_dir, shape, layers):
             plain = model.itm_logits(image[img:img + 1].expand(len(order), -1, -1), ids[order], mask[order])
             width = max(lengths[t] for t in order)
             kv = model.qformer.image_kv(image[img:img + 1])
-            shared = model.itm_logits_from_states(queries[order], text[order, :width], mask[order, :width],
-                                                  image_kv=kv)
+            shared = fast.itm_logits_from_states(model, queries[order], text[order, :width], mask[order, :width],
+                                                 image_kv=kv)
             torch.testing.assert_close(shared, plain, atol=1e-5, rtol=0)
-            per_pair = model.itm_logits_from_states(queries[order], text[order, :width], mask[order, :width],
-                                                    image=image[img:img + 1].expand(len(order), -1, -1))
+            per_pair = fast.itm_logits_from_states(model, queries[order], text[order, :width], mask[order, :width],
+                                                   image=image[img:img + 1].expand(len(order), -1, -1))
             torch.testing.assert_close(per_pair, plain, atol=1e-5, rtol=0)
         assert plain.std() > 0  # the texts give different logits, so a row mix-up would show
 

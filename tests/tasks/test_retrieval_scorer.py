@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tasks.scoring.retrieval import itc_similarity, rerank, retrieval_metrics
+from tasks.scoring.retrieval import rerank, retrieval_metrics
 
 N_IMG = 12
 TXT2IMG = [t % N_IMG for t in range(5 * N_IMG)]  # captions interleaved, 5 per image
@@ -144,35 +144,6 @@ def test_accepts_torch_tensors():
     i2t, t2i = _hand_built()
     from_torch = retrieval_metrics(torch.from_numpy(i2t), torch.from_numpy(t2i), IMG2TXT, TXT2IMG)
     assert from_torch == retrieval_metrics(i2t, t2i, IMG2TXT, TXT2IMG)
-
-
-# ---- ITC similarity ----
-
-
-def test_itc_similarity_is_max_over_queries_without_temperature():
-    e = np.eye(4, dtype=np.float32)
-    image_feats = np.stack([
-        np.stack([e[0], e[1], (e[0] + e[1]) / np.sqrt(2)]),
-        np.stack([e[2], -e[0], e[3]]),
-        np.stack([-(e[0] + e[1]) / np.sqrt(2), -(e[0] + e[1]) / np.sqrt(2), -0.6 * e[0] - 0.8 * e[1]]),
-    ])
-    text_feats = np.stack([e[0], e[1], e[2]])
-    expected = np.array([
-        [1.0, 1.0, 0.0],  # image 0: e0 and e1 each hit by a query
-        [0.0, 0.0, 1.0],  # image 1: max(e2.e0, -e0.e0, e3.e0) = max(0, -1, 0) = 0
-        [-0.6, -0.70710677, 0.0],  # image 2: all queries negative on e0/e1 -> the least negative
-    ], dtype=np.float32)
-    np.testing.assert_allclose(itc_similarity(image_feats, text_feats), expected, atol=1e-6)
-    got = itc_similarity(torch.from_numpy(image_feats), torch.from_numpy(text_feats), chunk=2)
-    assert isinstance(got, np.ndarray) and got.shape == (3, 3)
-    np.testing.assert_allclose(got, expected, atol=1e-6)
-
-
-def test_itc_similarity_shape_errors():
-    with pytest.raises(ValueError, match="n_images, n_queries, dim"):
-        itc_similarity(np.zeros((2, 4)), np.zeros((3, 4)))
-    with pytest.raises(ValueError, match=r"text_feats must be \[n_texts, 4\].*\(3, 5\)"):
-        itc_similarity(np.zeros((2, 3, 4)), np.zeros((3, 5)))
 
 
 # ---- re-ranking ----

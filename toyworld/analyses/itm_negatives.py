@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from blip2 import api
+from blip2.models.blip2_qformer import recorded_itm_negatives
 from blip2.training.data import collate
 from blip2.training.objectives import stage1_loss
 from blip2.training.recipe import load_recipe
@@ -85,10 +86,10 @@ def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8,
         for key in images:
             if key not in pools:
                 pools[key] = caption_pool(Scene.from_dict(scenes[key]))
-        with torch.no_grad():
+        with torch.no_grad(), recorded_itm_negatives() as drawn:
             _, parts = stage1_loss(model, batch, recipe)
         itm.append(parts["itm"])
-        neg_image, neg_text = (t.tolist() for t in model.last_itm_negatives)
+        neg_image, neg_text = (t.tolist() for t in drawn[-1])
         counts = count_true_negatives(batch["text"], images, batch["image_id"], neg_image=neg_image,
                                       neg_text=neg_text, pools=pools)
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
