@@ -241,7 +241,8 @@ def run_retrieval(ours: Any, twin: Any, task_name: str, images: list[Path], size
             out["paths"] = _time_paths(ours_run, hf_run, warm_ours, warm_hf, device, sizes.texts, len(images))
             pixels = transform.batch([_open(p) for p in images[:sizes.batch]]).to(device)
             out["vit"] = _vit(ours, twin, pixels, device, gpu)
-    est = Estimate(task_name, retrieval_estimate(ours.cfg, SplitSize(len(images), sizes.texts), K_TEST))
+    est = Estimate(task_name, retrieval_estimate(ours.cfg, SplitSize(len(images), sizes.texts), K_TEST,
+                                                 settings.max_text_tokens))
     out["cost"] = _cost(est, out["paths"]["ours"]["seconds"], gpu)
     out["decode_overhead"] = None
     out["sizes"] = {"images": len(images), "samples": sizes.texts, "k_test": K_TEST}
