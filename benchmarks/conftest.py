@@ -30,8 +30,10 @@ MEMORY: dict[str, float] = {}  # label -> peak extra MiB
 
 
 def record(bench: str, path: str, benchmark) -> None:
-    """Keep a timing for the ratio table (mean over the rounds pytest-benchmark ran)."""
-    RESULTS.setdefault(bench, {})[path] = benchmark.stats.stats.mean
+    """Keep a timing for the ratio table (mean over the rounds pytest-benchmark ran; none with --benchmark-disable,
+    which runs each benchmark once, untimed, for its assertions)."""
+    if benchmark.stats is not None:
+        RESULTS.setdefault(bench, {})[path] = benchmark.stats.stats.mean
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
