@@ -94,3 +94,18 @@ def test_cosine_schedule_with_warmup():
     mid = 10 + 45
     assert cosine_lr(mid, 100, 1e-4, 10, min_lr=5e-5) == pytest.approx(5e-5 + 5e-5 * 0.5 * (1 + math.cos(math.pi / 2)))
     assert cosine_lr(100, 100, 1e-4, 10, min_lr=5e-5) == pytest.approx(5e-5)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if n.startswith(("vqa_", "caption_"))))
+def test_fine_tuning_recipes_train_with_the_prompt_their_task_evaluates_with(name):
+    """A recipe is a data file, so it restates its prompt; it must be the one the task scores the model with
+    (paper Sec. 4.2 / Table 8), or training and evaluation would silently disagree."""
+    import tasks
+
+    recipe = load_recipe(name)
+    family = blip2.zoo.get(recipe.model).config().llm.family
+    if recipe.stage == "vqa":
+        expected = tasks.get("vqav2").settings(family, variant="finetuned").prompt
+    else:
+        expected = tasks.get("coco_caption").settings(family).prompt
+    assert recipe.prompt == expected
