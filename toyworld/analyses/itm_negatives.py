@@ -60,13 +60,13 @@ def measure(root: str | Path, model_name: str = "toy-qformer", batches: int = 8,
     one match in three: 63.65). The negatives are those the given model samples, not those it met while
     training (earlier in training they are closer to random)."""
     if batches < 1:
-        raise ToyError(f"batches must be at least 1, not {batches}")
+        raise ToyError(f"--batches must be at least 1, not {batches}")
     root = Path(root).absolute()
     scenes = read_scenes(root)
     recipe = load_recipe(RECIPE)
     batch_size = recipe.batch_size if batch_size is None else batch_size
     if batch_size < 2:
-        raise ToyError(f"batch_size must be at least 2 (an anchor and a negative), not {batch_size}")
+        raise ToyError(f"the batch size must be at least 2 (an anchor and a negative), not {batch_size}")
     model = api.load_model(model_name).eval()
     if model.cfg.llm is not None:
         raise ToyError(f"{model_name}: a model with an LLM ({model.cfg.llm.family}); ITM negatives need a "

@@ -58,5 +58,5 @@ def test_a_model_with_an_llm_or_no_batches_is_refused_by_name(default_root, comm
         measure(default_root, "toy-opt", batches=1)
     with pytest.raises(ValueError, match="batches must be at least 1"):
         measure(default_root, "toy-qformer", batches=0)
-    with pytest.raises(ValueError, match="batch_size must be at least 2"):
+    with pytest.raises(ValueError, match="batch size must be at least 2"):
         measure(default_root, "toy-qformer", batch_size=0)
