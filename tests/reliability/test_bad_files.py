@@ -23,6 +23,7 @@ from safetensors.torch import load_file, save_file
 import blip2
 from bench.cli import main
 from bench.runner.images import ImageFiles
+from blip2.models.blip2_qformer import itc_similarity
 from blip2.processing import ImageTransform, UnsupportedImageError, to_rgb
 from tests.conftest import random_images
 from tests.reliability.conftest import coco_path
@@ -313,7 +314,7 @@ def test_a_trained_eva_k_bias_loads_and_matches_transformers(tiny_dir, tmp_path)
         itc = ref(pixel_values=pixels, input_ids=enc.input_ids, attention_mask=enc.attention_mask).logits_per_image
         mine_itm = ours.itm_logits(ours.vision(pixels), enc.input_ids, enc.attention_mask)
         _, queries, _ = ours.encode_image(pixels)
-        mine_itc = ours.itc_similarity(ours.image_itc_features(queries),
-                                       ours.text_itc_features(enc.input_ids, enc.attention_mask))
+        mine_itc = itc_similarity(ours.image_itc_features(queries),
+                                  ours.text_itc_features(enc.input_ids, enc.attention_mask))
     torch.testing.assert_close(mine_itm, itm, atol=1e-5, rtol=0)
     torch.testing.assert_close(mine_itc, itc, atol=1e-5, rtol=0)

@@ -18,6 +18,8 @@ def default_job(tmp_path_factory, committed_toy_models):
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(here)  # a fresh checkout: no data/toy, no results/
         assert main(["run", "--limit", "2", "--quiet"]) == 0
+        assert not (here / "results/leaderboard.md").exists()  # a --limit run never rewrites the leaderboard
+        assert main(["leaderboard", "--runs", "results/runs", "--out", "results"]) == 0
     return here
 
 
@@ -40,7 +42,7 @@ def test_every_toy_model_runs_on_every_task_of_its_kind(default_job):
     assert len(task_names("generation")) == 5 and len(task_names("retrieval")) == 2
 
 
-def test_the_leaderboard_has_a_toy_section(default_job):
+def test_the_leaderboard_of_its_runs_has_a_toy_section(default_job):
     board = (default_job / "results/leaderboard.md").read_text()
     toy = board.split("## Toy world", 1)[1]
     for model in (*GENERATION_MODELS, *RETRIEVAL_MODELS):
