@@ -38,18 +38,6 @@ class SplitSize:
     note: str = ""
 
 
-# The count of each published split that the registry's `SplitSpec.official_size` does not give (that one
-# is questions for VQA, images otherwise): a VQA split's images, a retrieval split's captions.
-OTHER_COUNTS: dict[tuple[str, str], tuple[int, str]] = {
-    ("vqav2", "val"): (40_504, "VQAv2 val2014"),
-    ("vqav2", "test-dev"): (36_807, "VQAv2 test-dev2015"),
-    ("okvqa", "test"): (5_046, "OK-VQA val2014; images taken = questions (an upper bound)"),
-    ("gqa", "test-dev"): (398, "GQA testdev balanced"),
-    ("flickr30k", "test"): (5_000, "Flickr30k 1K test, 5 captions per image"),
-    ("coco_retrieval", "test"): (25_010, "COCO Karpathy 5K test"),
-}
-
-
 # --- multiply-adds per pass ----------------------------------------------------------------------
 
 
@@ -220,12 +208,12 @@ def split_size(task_name: str, split: str, data_root: str | None = None) -> Spli
     import tasks
 
     task = tasks.get(task_name)
-    official = task.split(split).official_size
-    if official is None:
+    spec = task.split(split)
+    official, other, note = spec.official_size, spec.official_other, spec.description
+    if official is None or (other is None and task.kind != "caption"):
         raise ValueError(f"no published size for {task_name} {split}; pass --data-root to count the local files")
     if task.kind == "caption":
-        return SplitSize(official, official, task.split(split).description)
-    other, note = OTHER_COUNTS[(task_name, split)]
+        return SplitSize(official, official, note)
     return SplitSize(other, official, note) if task.kind == "vqa" else SplitSize(official, other, note)
 
 

@@ -14,8 +14,6 @@ import pandas as pd
 from bench import markdown
 
 PAPER_COLUMNS = ("table", "model", "task", "split", "subset", "metric", "value")
-# What identifies one number of a model; the paper can repeat a number in two tables (Tables 5 and 6).
-KEY_COLUMNS = ("task", "split", "subset", "metric")
 DATA_FILE = "data/paper_results.csv"
 TABLE_TITLES = {
     2: "Table 2: zero-shot VQA",

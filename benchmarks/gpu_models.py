@@ -13,7 +13,6 @@ precision casts the twin as well. Only EVA's fused q/k/v bias (k is zero) is a s
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -249,7 +248,3 @@ def describe_attention(ours: nn.Module, twin: nn.Module) -> dict[str, str]:
     q_attn = twin.config.qformer_config._attn_implementation
     twin_desc = f"ViT: {sub}; Q-Former: {q_attn}" + (f"; LLM: {llm_attn} (shared module)" if llm else "")
     return {"ours": ours_desc, "transformers": twin_desc}
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return re.sub(r"^torch\.", "", str(dtype))

@@ -60,7 +60,7 @@ RETRIEVAL_METRICS = ("TR@1", "TR@5", "TR@10", "IR@1", "IR@5", "IR@10", "TR_mean"
 
 def _coco_karpathy(
     name: str, karpathy_split: str, description: str, lavis_file: str, paper: tuple[tuple[str, str], ...] = (),
-    official_size: int | None = 5_000,
+    official_size: int | None = 5_000, official_other: int | None = None,
 ) -> SplitSpec:
     """A COCO Karpathy split: Karpathy's file, else LAVIS's JSON for that split; images under coco/images."""
     return SplitSpec(
@@ -72,6 +72,7 @@ def _coco_karpathy(
         paper=paper,
         options={"karpathy_split": karpathy_split, "coco": True},
         official_size=official_size,
+        official_other=official_other,
     )
 
 
@@ -84,6 +85,7 @@ VQAV2 = Task(
             name="val",
             description="VQAv2 val2014: 214,354 questions, scored locally",
             official_size=214_354,
+            official_other=40_504,
             files={"questions": paths.VQAV2_VAL_QUESTIONS, "annotations": paths.VQAV2_VAL_ANNOTATIONS},
             image_folder=paths.COCO_VAL2014_IMAGES,
             paper=(("Table 2", "VQAv2 val"),),
@@ -93,6 +95,7 @@ VQAV2 = Task(
             name="test-dev",
             description="VQAv2 test-dev2015: no public answers; produces the EvalAI submission file",
             official_size=107_394,
+            official_other=36_807,
             files={"questions": paths.VQAV2_TEST_DEV_QUESTIONS},
             image_folder=paths.COCO_TEST2015_IMAGES,
             paper=(
@@ -124,6 +127,7 @@ OKVQA = Task(
             name="test",
             description="OK-VQA val2014: 5,046 questions",
             official_size=5_046,
+            official_other=5_046,
             files={"questions": paths.OKVQA_QUESTIONS, "annotations": paths.OKVQA_ANNOTATIONS},
             image_folder=paths.COCO_VAL2014_IMAGES,
             paper=(("Table 2", "OK-VQA test"),),
@@ -153,6 +157,7 @@ GQA = Task(
             name="test-dev",
             description="GQA testdev_balanced: 12,578 questions on 398 images",
             official_size=12_578,
+            official_other=398,
             files={"questions": paths.GQA_TEST_DEV_QUESTIONS},
             image_folder=paths.GQA_IMAGES,
             paper=(("Table 2", "GQA test-dev"),),
@@ -224,6 +229,7 @@ FLICKR30K = Task(
             name="test",
             description="Karpathy 1K test: 1,000 images, 5,000 captions",
             official_size=1_000,
+            official_other=5_000,
             files={"karpathy": paths.FLICKR_KARPATHY},
             alternative_files={"lavis": paths.FLICKR_LAVIS_TEST},
             image_folder=paths.FLICKR_IMAGES,
@@ -246,7 +252,8 @@ COCO_RETRIEVAL = Task(
     description="COCO 5K Karpathy test retrieval with the COCO-fine-tuned Q-Former",
     splits=(
         _coco_karpathy("test", "test", "Karpathy 5K test: 5,000 images, about 25,000 captions", paths.COCO_LAVIS_TEST,
-                       paper=(("Table 5", "COCO fine-tuned 5K test"), ("Table 6", "COCO fine-tuned 5K test"))),
+                       paper=(("Table 5", "COCO fine-tuned 5K test"), ("Table 6", "COCO fine-tuned 5K test")),
+                       official_other=25_010),
     ),
     default_split="test",
     image_size=364,

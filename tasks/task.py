@@ -42,6 +42,8 @@ class SplitSpec:
     a path, so each path is written once.
     ``official_size`` is the paper's split size (questions for VQA, images otherwise): only a run over
     exactly that many is compared with the paper; None means not recorded, so never confirmed complete.
+    ``official_other`` is the split's other published count, for planning (``bench cost``): the images of a
+    VQA split, the captions of a retrieval split; a captioning split has none.
     """
 
     name: str
@@ -53,6 +55,7 @@ class SplitSpec:
     alternative_files: Mapping[str, str] = field(default_factory=frozen_mapping)
     options: Mapping[str, Any] = field(default_factory=frozen_mapping)
     official_size: int | None = None
+    official_other: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("files", "alternative_files", "options"):
@@ -67,6 +70,7 @@ class SplitSpec:
             "image_folder": self.image_folder,
             "has_answers": self.has_answers,
             "official_size": self.official_size,
+            "official_other": self.official_other,
             "paper": [list(row) for row in self.paper],
         }
 

@@ -48,7 +48,6 @@ HF_RULES: list[Rule] = [
 # transformers' retrieval model has no ITG head and no temperature; those stay at init (recorded).
 HF_ABSENT_STAGE1 = [r"itg_head\..*", r"temp"]
 
-GENERATION_ARCHS = {"Blip2ForConditionalGeneration", "Blip2Model"}
 RETRIEVAL_ARCHS = {"Blip2ForImageTextRetrieval"}
 
 

@@ -41,6 +41,10 @@ def untie_output_embeddings(llm: nn.Module) -> None:
 class Blip2LM(nn.Module):
     """Image encoder + Q-Former (+ question, for fine-tuned VQA) + projection + frozen LLM."""
 
+    # Fine-tuned VQA: the question enters the Q-Former cut to this many tokens (a model input length, as in
+    # training; not the retrieval task's caption limit, which the tasks layer owns).
+    question_tokens = 35
+
     def __init__(self, cfg: Blip2Config, llm: nn.Module | None = None):
         super().__init__()
         if cfg.llm is None:
@@ -81,8 +85,8 @@ class Blip2LM(nn.Module):
             return {}
         if self.qformer_tokenizer is None:
             raise ValueError("this fine-tuned VQA model has no Q-Former tokenizer attached")
-        enc = self.qformer_tokenizer(list(questions), padding="longest", truncation=True, max_length=35,
-                                     return_tensors="pt")
+        enc = self.qformer_tokenizer(list(questions), padding="longest", truncation=True,
+                                     max_length=self.question_tokens, return_tensors="pt")
         device = self.llm_proj.weight.device
         return {"question_ids": enc.input_ids.to(device), "question_mask": enc.attention_mask.to(device)}
 

@@ -43,7 +43,7 @@ def count_true_negatives(texts: Sequence[str], images: Sequence[str], image_ids:
         pool = pools[images[i]]
         if text not in pool:
             raise ValueError(f"the caption pool of {images[i]} misses its own caption {texts[i]!r}: the toy "
-                             "generator's caption templates and `toy_ceiling.caption_pool` disagree")
+                             "generator's caption templates and `ceiling.caption_pool` disagree")
         counts["negative_text_true"] += normal[neg_text[i]] in pool
         counts["negative_image_true"] += text in pools[images[neg_image[i]]]
         others = [j for j in range(len(texts)) if image_ids[j] != image_ids[i]]

@@ -23,8 +23,9 @@ from blip2.models.image_encoder import ImageEncoder
 from blip2.processing import ImageTransform
 from blip2.training.init import VISION_WEIGHTS
 from blip2.training.optim import cosine_lr
+from tasks.coverage import MANIFEST
 from toyworld import arch
-from toyworld.data.config import MANIFEST, SCENES, TRAINING_SETS
+from toyworld.data.config import SCENES, TRAINING_SETS
 from toyworld.data.scenes import (
     BACKGROUND_STYLES,
     BACKGROUNDS,

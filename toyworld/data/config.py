@@ -15,7 +15,6 @@ GENERATOR_VERSION = "1"
 DEFAULT_SEED = 0
 DEFAULT_SIZE = "default"
 DEFAULT_ROOT = Path("data/toy")  # where the default job and `bench toy-data` write it
-MANIFEST = "manifest.json"
 SCENES = "scenes.json"  # every image's objects and background: labels for later training, not an official file
 # The training files the toy root adds to the evaluated ones (`tasks.sources`), in the official formats.
 VQAV2_TRAIN_QUESTIONS = "vqav2/v2_OpenEnded_mscoco_train2014_questions.json"

@@ -19,6 +19,7 @@ from typing import Any
 
 from tasks import sources
 from tasks.atomic import atomic_write_json
+from tasks.coverage import MANIFEST
 from tasks.formats import (
     write_gqa_questions,
     write_karpathy,
@@ -33,7 +34,6 @@ from toyworld.data.config import (
     DEFAULT_SIZE,
     GENERATOR_VERSION,
     GQA_TRAIN_QUESTIONS,
-    MANIFEST,
     SCENES,
     TRAINING_SETS,
     VQAV2_TRAIN_ANNOTATIONS,
