@@ -6,7 +6,7 @@ import argparse
 
 from bench.cost import DEFAULT_UTILIZATION, GPU_PEAK_TFLOPS, estimate_for, format_estimate
 from bench.errors import BenchError
-from bench.suggest import did_you_mean
+from blip2.suggest import did_you_mean
 from blip2 import zoo
 
 NAME = "cost"

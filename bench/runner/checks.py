@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 import tasks
-from bench.suggest import did_you_mean
+from blip2.suggest import did_you_mean
 from bench.writable import check_output_folder
 from blip2 import zoo
 from blip2.config import Blip2Config
