@@ -18,10 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.model_check import check_llm, model_config
     from toyworld.analyses.ceiling import ceiling_metrics, retrieval_ceiling
     from toyworld.data import ensure_root
-
-    from bench.model_check import check_llm, model_config
 
     names = args.model.split(",")
     for name in names:  # the kind of each model first: before building the data root or loading weights

@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 import tasks
-from blip2.suggest import did_you_mean
 from bench.writable import check_output_folder
 from blip2 import zoo
 from blip2.config import Blip2Config
+from blip2.suggest import did_you_mean
 from tasks.errors import TaskInputError
 from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORER_OPTION
 from tasks.settings import GenerationSettings, RetrievalSettings
