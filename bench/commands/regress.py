@@ -12,11 +12,10 @@ import sys
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.regress import compare, load_baseline, to_markdown, write_baseline
+from bench.regress import check_models, compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
 from bench.writable import check_output_file, read_errors, write_errors
-from blip2.suggest import did_you_mean
 from tasks.atomic import atomic_write_text
 
 NAME = "regress"
@@ -78,17 +77,14 @@ def run(args: argparse.Namespace) -> int:
         if args.run is not None:
             current = current[current["run"] == args.run]
         if args.model:
-            _check_models(args.model, sorted(set(current["run"])), f"the runs in {args.runs}")
+            check_models(args.model, sorted(set(current["run"])), f"the runs in {args.runs}")
             current = current[current["run"].isin(args.model)]
         with write_errors(args.write_baseline, "--write-baseline"):
             count = write_baseline(current, args.write_baseline)
         print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
         return 0
     with read_errors(args.baseline, "--baseline"):
-        baseline = load_baseline(args.baseline)
-    if args.model:
-        _check_models(args.model, sorted(set(baseline["model"])), f"baseline {args.baseline}")
-        baseline = baseline[baseline["model"].isin(args.model)]
+        baseline = load_baseline(args.baseline, args.model)
     if not len(baseline):
         raise BenchError(f"baseline {args.baseline} has no metric to compare")
     result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial)
@@ -99,10 +95,3 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_text(args.output, report)
     return result.exit_code
 
-
-def _check_models(wanted: list[str], known: list[str], where: str) -> None:
-    """Each --model must name a model of `where`; a typo gets a suggestion instead of an empty comparison."""
-    for model in wanted:
-        if model not in known:
-            raise BenchError(f"--model {model!r} is not a model of {where}.{did_you_mean(model, known)} "
-                             f"Its models: {', '.join(known) or 'none'}")

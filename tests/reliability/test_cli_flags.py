@@ -250,7 +250,7 @@ def recorders(monkeypatch, tmp_path):
 
     patches = [
         (regress, "collect_runs", rec("collect", [])), (regress, "results_frame", lambda runs: CURRENT),
-        (regress, "load_baseline", lambda *a: BASELINE),
+        (regress, "load_baseline", lambda path, models=None: calls.append(("baseline", models)) or BASELINE),
         (regress, "write_baseline", lambda frame, path: calls.append(("write", frame.to_dict())) or len(frame)),
         (regress, "compare", lambda b, c, t, **k: calls.append(("compare", b.to_dict(), t, k)) or type(
             "Result", (), {"exit_code": 0})()), (regress, "to_markdown", lambda *a: "report\n"),
