@@ -22,6 +22,7 @@ from bench.errors import BenchError
 from bench.paper import PAPER_COLUMNS
 from bench.run_folders import RunFolderError, collect_runs, read_metrics_json, results_frame
 from bench.tolerance import EPSILON, Tolerances
+from blip2.suggest import did_you_mean
 from tasks.atomic import atomic_write_text
 
 KEY = ["model", "task", "split", "subset", "metric"]
@@ -32,6 +33,14 @@ EXIT_OK, EXIT_REGRESSION, EXIT_MISSING = 0, 1, 2
 
 class BaselineError(BenchError):
     """A baseline file that cannot be read or is ambiguous; the message names the file."""
+
+
+def check_models(wanted: list[str], known: list[str], where: str) -> None:
+    """Each --model must name a model of `where`; a typo gets a suggestion instead of an empty comparison."""
+    for model in wanted:
+        if model not in known:
+            raise BaselineError(f"--model {model!r} is not a model of {where}.{did_you_mean(model, known)} "
+                                f"Its models: {', '.join(known) or 'none'}")
 
 
 def load_baseline(path: Path, models: list[str] | None = None) -> pd.DataFrame:
@@ -51,6 +60,7 @@ def load_baseline(path: Path, models: list[str] | None = None) -> pd.DataFrame:
         raise BaselineError(f"baseline {path} does not exist")
     frame = frame[frame["value"].notna()][KEY + ["value"]]
     if models:
+        check_models(models, sorted(set(frame["model"])), f"baseline {path}")
         frame = frame[frame["model"].isin(models)]
     values = frame.groupby(KEY, sort=False)["value"].agg(lambda v: sorted(set(v)))
     conflicts = values[values.map(len) > 1]

@@ -31,11 +31,13 @@ def check_output_folder(folder: Path, flag: str) -> None:
     _check_writable(probe, folder, flag)
 
 
-def check_output_file(path: Path, flag: str) -> None:
-    """`path` can be (re)written as a file: it is not a folder and its folder is writable."""
+def check_output_file(path: Path, flag: str, example: str | None = None) -> None:
+    """`path` can be (re)written as a file: it is not a folder and its folder is writable. `example` is a file
+    name of the kind the flag writes, suggested when `path` is a folder."""
     path = Path(path)
     if path.is_dir():
-        raise BenchError(f"{flag} {path} is a folder; give a file name, e.g. {path / 'report.md'}")
+        hint = f", e.g. {path / example}" if example else ""
+        raise BenchError(f"{flag} {path} is a folder; give a file name{hint}")
     check_output_folder(path.parent, flag)
 
 

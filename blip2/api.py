@@ -29,12 +29,13 @@ from .checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_file
 from .checkpoints.lavis import load_lavis
 from .checkpoints.native import is_native_dir, load_native
 from .checkpoints.weights_io import sha256_file
-from .errors import ModelInputError
+from .errors import ModelInputError, ModelSourceError, UnknownModelError
 from .models import fast
 from .models.blip2_lm import Blip2LM
 from .models.blip2_qformer import Blip2Qformer, itc_similarity
 from .precision import apply_precision
 from .processing import ImageTransform
+from .suggest import did_you_mean
 
 Model = Blip2Qformer | Blip2LM
 
@@ -130,11 +131,11 @@ def _load(name: str, arch: str | None, vision_file, llm) -> tuple[Model, dict[st
             model, facts = load_hf_dir(path)
             _attach_tokenizers(model, path)
             return model, facts | {"source": str(path)}
-        raise ValueError(f"{path}: neither a transformers BLIP-2 folder (config.json) nor a blip2-bench folder "
+        raise ModelSourceError(f"{path}: neither a transformers BLIP-2 folder (config.json) nor a blip2-bench folder "
                          "(blip2_config.json)")
     if path.is_file():
         if arch is None:
-            raise ValueError(f"{path}: a LAVIS checkpoint needs --arch <zoo name> to say which model it holds "
+            raise ModelSourceError(f"{path}: a LAVIS checkpoint needs --arch <zoo name> to say which model it holds "
                              f"(one of: {', '.join(zoo.names())})")
         return _load_lavis_entry(zoo.get(arch), path, vision_file, llm)
     if "/" in name and not name.startswith((".", "/")):
@@ -142,8 +143,8 @@ def _load(name: str, arch: str | None, vision_file, llm) -> tuple[Model, dict[st
         model, facts = load_hf_dir(folder, source=name)
         _attach_tokenizers(model, folder)
         return model, facts | {"source": name}
-    raise FileNotFoundError(f"{name!r} is not a zoo name, a local folder, a file or a hub id; "
-                            f"zoo names: {', '.join(zoo.names())}")
+    raise UnknownModelError(f"{name!r} is not a zoo name, a local folder, a file or a hub id."
+                            f"{did_you_mean(name, zoo.names())} Zoo names: {', '.join(zoo.names())}")
 
 
 def _load_zoo(entry: zoo.ZooEntry, vision_file, llm) -> tuple[Model, dict[str, Any]]:

@@ -6,8 +6,8 @@ import argparse
 
 from bench.cost import DEFAULT_UTILIZATION, GPU_PEAK_TFLOPS, estimate_for, format_estimate
 from bench.errors import BenchError
-from bench.suggest import did_you_mean
 from blip2 import zoo
+from blip2.suggest import did_you_mean
 
 NAME = "cost"
 HELP = "print the passes, FLOPs and projected GPU hours of evaluating a zoo model on a task's full split"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.regress import compare, load_baseline, to_markdown, write_baseline
+from bench.regress import check_models, compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
 from bench.writable import check_output_file, read_errors, write_errors
@@ -56,16 +56,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# flags that only shape a comparison: with --write-baseline there is none, so giving one is an error
+_COMPARE_ONLY = {"tolerance": "--tolerance", "allow_partial": "--allow-partial", "output": "--output"}
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.write_baseline is not None:
+        given = [flag for dest, flag in _COMPARE_ONLY.items() if getattr(args, dest) not in (None, False)]
+        if given:
+            raise BenchError(f"{', '.join(given)} shape(s) a comparison and cannot be used with --write-baseline, "
+                             "which only snapshots the current runs; drop them (or use --baseline)")
     tolerances = parse_tolerances(args.tolerance, 0.0)
-    for path, flag in ((args.write_baseline, "--write-baseline"), (args.output, "--output")):
+    for path, flag, example in ((args.write_baseline, "--write-baseline", "baseline.csv"),
+                                (args.output, "--output", "report.md")):
         if path is not None:
-            check_output_file(path, flag)
+            check_output_file(path, flag, example)
     with read_errors(args.runs, "--runs"):
         current = results_frame(collect_runs(args.runs))
     if args.write_baseline is not None:
         if args.run is not None:
             current = current[current["run"] == args.run]
+        if args.model:
+            check_models(args.model, sorted(set(current["run"])), f"the runs in {args.runs}")
+            current = current[current["run"].isin(args.model)]
         with write_errors(args.write_baseline, "--write-baseline"):
             count = write_baseline(current, args.write_baseline)
         print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
@@ -73,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     with read_errors(args.baseline, "--baseline"):
         baseline = load_baseline(args.baseline, args.model)
     if not len(baseline):
-        raise BenchError(f"baseline {args.baseline} has no metric to compare" + (" for --model" if args.model else ""))
+        raise BenchError(f"baseline {args.baseline} has no metric to compare")
     result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial)
     report = to_markdown(result, tolerances, str(args.baseline))
     sys.stdout.write(report)
@@ -81,3 +94,4 @@ def run(args: argparse.Namespace) -> int:
         with write_errors(args.output, "--output"):
             atomic_write_text(args.output, report)
     return result.exit_code
+

@@ -111,11 +111,10 @@ def request_from_args(args: argparse.Namespace):
 
 
 def given_flags(args: argparse.Namespace) -> list[str]:
-    """The `bench run` flags whose value differs from their default, i.e. the ones the user gave."""
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)
-    defaults = vars(parser.parse_args([]))
-    return [dest for dest, default in defaults.items() if getattr(args, dest, default) != default]
+    """The dests of the `bench run` flags the user typed, at any value (recorded by `bench.cli.record_given`)."""
+    from bench.cli import GIVEN
+
+    return list(dict.fromkeys(getattr(args, GIVEN, ())))
 
 
 def _default_job(args: argparse.Namespace) -> int:

@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     task = tasks.get(args.task)
     if args.output is not None:
-        check_output_file(args.output, "--output")
+        check_output_file(args.output, "--output", "scores.json")
     _check_flags(args, task)
     loaded = task.load(tasks.resolve_data_root(args.data_root), args.split, check_images=False)
     if not loaded.has_answers:

@@ -18,11 +18,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.model_check import check_llm, model_config
     from toyworld.analyses.ceiling import ceiling_metrics, retrieval_ceiling
     from toyworld.data import ensure_root
 
+    names = args.model.split(",")
+    for name in names:  # the kind of each model first: before building the data root or loading weights
+        check_llm(name, model_config(name), True, "--model", MODELS[0])
     root = ensure_root(args.data_root)
-    for model_name in args.model.split(","):
+    for model_name in names:
         for (task, split), metrics in ceiling_metrics(root, model_name).items():
             print(f"{model_name:8s} {task:8s} {split:10s} accuracy {metrics['accuracy']:6.2f}  (scene in words)")
     for task in ("coco_retrieval", "flickr30k"):

@@ -15,9 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.model_check import check_seed
     from toyworld.analyses.chance import chance_metrics
     from toyworld.data import ensure_root
 
+    check_seed(args.seed)
     for (task, split), metrics in chance_metrics(ensure_root(args.data_root), seed=args.seed).items():
         shown = ", ".join(f"{k} {v:.2f}" for k, v in metrics.items() if isinstance(v, (int, float)))
         print(f"{task:15s} {split:14s} {shown}")

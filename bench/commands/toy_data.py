@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.model_check import check_seed
+
+    check_seed(args.seed)
     result = build(args.out, seed=args.seed, size=args.size, overwrite=args.overwrite)
     counts = result.manifest["counts"]
     if result.written:

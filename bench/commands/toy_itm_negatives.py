@@ -17,9 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from bench.errors import BenchError
+    from bench.model_check import check_llm, check_seed, model_config
     from toyworld.analyses.itm_negatives import measure
     from toyworld.data import ensure_root
 
+    check_seed(args.seed)
+    if args.batches < 1:
+        raise BenchError(f"--batches must be at least 1, not {args.batches}")
+    check_llm(args.model, model_config(args.model), False, "--model", "toy-qformer")  # before data or weights
     out = measure(ensure_root(args.data_root), args.model, args.batches, seed=args.seed)
     print(f"{args.model}: of {out['pairs']} ITM pairs per kind, true of the image anyway: "
           f"sampled negative text {out['negative_text_true']:.1f} %, sampled negative image "

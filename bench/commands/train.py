@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
                        quiet=args.quiet)
     recipe = load_recipe(args.recipe).with_overrides(_overrides(args.set))
     result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet)
-    print(f"{recipe.name}: {result.steps} steps, final loss {result.losses[-1]:.4f}; "
-          f"model saved to {result.output_dir / 'model'}")
+    loss = f"final loss {result.losses[-1]:.4f}" if result.losses else "no loss logged"  # resumed at its end
+    print(f"{recipe.name}: {result.steps} steps, {loss}; model saved to {result.output_dir / 'model'}")
     return 0
 
 

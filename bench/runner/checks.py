@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 import tasks
-from bench.suggest import did_you_mean
 from bench.writable import check_output_folder
 from blip2 import zoo
 from blip2.config import Blip2Config
+from blip2.suggest import did_you_mean
 from tasks.errors import TaskInputError
 from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORER_OPTION
 from tasks.settings import GenerationSettings, RetrievalSettings
@@ -62,12 +63,22 @@ def check_request(request) -> None:
     """Every check on a `RunRequest` that needs neither the model nor the data; raises RunError."""
     expand_tasks(",".join(request.tasks))  # the same rules when a RunRequest is built in Python
     check_numbers(request)
+    check_sha256(request.expect_sha256)
     check_name(request.name)
     check_device(request.device)
     check_model_name(request.model, request.arch)
     for name in request.tasks:
         check_task_flags(request, tasks.get(name))
+    if not str(request.output_dir).strip():  # Path("") would quietly be the current folder
+        raise RunError("--output-dir is empty; give the folder run folders are written in (default: results/runs)")
     check_output_dir(Path(request.output_dir))
+
+
+def check_sha256(expected: str | None) -> None:
+    """`--expect-sha256` is a sha256 hex digest, checked before hashing weights that take minutes to read."""
+    if expected is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", expected):
+        raise RunError(f"--expect-sha256 {expected!r} is not a sha256 digest (64 hexadecimal characters, as "
+                       "`sha256sum model.safetensors` prints)")
 
 
 def check_output_dir(folder: Path) -> None:
@@ -184,6 +195,11 @@ def check_model_fits(request, cfg: Blip2Config, names: list[str]) -> None:
     if request.image_size is not None and request.image_size % patch:
         raise RunError(f"--image-size {request.image_size} is not a multiple of {request.model}'s patch size "
                        f"{patch}; e.g. {max(patch, request.image_size // patch * patch)}")
+    # no upper bound on --image-size: the position table is resized (bicubic) to any grid; memory is the limit
+    text_limit = cfg.qformer.max_positions
+    if request.overrides.get("max_text_tokens", 0) > text_limit:
+        raise RunError(f"--max-text-tokens {request.overrides['max_text_tokens']} is above {request.model}'s "
+                       f"Q-Former text positions ({text_limit}); give at most {text_limit}")
     for name in names:
         settings = settings_for(request, tasks.get(name), cfg)
         if isinstance(settings, GenerationSettings) and settings.num_beams == 1 and \

@@ -79,8 +79,9 @@ class RunFolder:
                     keys = set(old) | set(self.fingerprint)
                     changed = sorted(k for k in keys if old.get(k) != self.fingerprint.get(k))
                     raise FolderError(
-                        f"{self.path} holds a run with a different {', '.join(changed)}; rerun with the same "
-                        "arguments to resume it, pass --overwrite to replace it, or choose another --output-dir"
+                        f"{self.path} holds a run with other settings (differing: {', '.join(changed)}); rerun "
+                        "with the same arguments to resume it, pass --overwrite to replace it, or choose another "
+                        "--output-dir"
                     )
                 self.clear()
         elif any((self.path / name).exists() for name in RESULT_FILES) or list(self.path.glob(PARTS)):

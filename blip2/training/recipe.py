@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -74,6 +75,7 @@ class Recipe:
     source: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        _check_values(self)
         if (self.max_steps is None) == (self.epochs is None):
             raise RecipeError(f"recipe {self.name}: give exactly one of max_steps and epochs (max_steps "
                               f"{self.max_steps}, epochs {self.epochs}); e.g. --set max_steps=100 --set epochs=null")
@@ -97,6 +99,57 @@ class Recipe:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+# Each numeric field's kind and range, checked before anything trains (a `--set max_steps=abc` or a zero batch
+# would otherwise fail deep inside the trainer, or train nothing and report a loss it does not have).
+_COUNTS = ("max_steps", "epochs", "batch_size", "grad_accum", "image_size", "max_text_tokens", "log_every",
+           "save_every")  # positive integers (max_steps / epochs may also be null)
+_NON_NEGATIVE_INTS = ("warmup_steps", "seed")
+_NON_NEGATIVE_FLOATS = ("min_lr", "warmup_lr", "weight_decay")
+_PRECISIONS = ("no", "fp16", "bf16", "auto")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_float(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def _check_values(recipe: Recipe) -> None:
+    """Every numeric field has the right type and a usable value; a RecipeError names the first that does not."""
+    def bad(name: str, want: str) -> RecipeError:
+        return RecipeError(f"recipe {recipe.name}: {name} must be {want}, not {getattr(recipe, name)!r} "
+                           f"(e.g. --set {name}=...)")
+
+    for name in _COUNTS:
+        value = getattr(recipe, name)
+        if not (value is None and name in ("max_steps", "epochs")) and not (_is_int(value) and value > 0):
+            raise bad(name, "a positive integer" + (" or null" if name in ("max_steps", "epochs") else ""))
+    for name in _NON_NEGATIVE_INTS:
+        if not (_is_int(getattr(recipe, name)) and getattr(recipe, name) >= 0):
+            raise bad(name, "an integer, 0 or more")
+    if not (_is_float(recipe.lr) and recipe.lr > 0):
+        raise bad("lr", "a finite number above 0")
+    for name in _NON_NEGATIVE_FLOATS:
+        if not (_is_float(getattr(recipe, name)) and getattr(recipe, name) >= 0):
+            raise bad(name, "a finite number, 0 or more")
+    if not (_is_float(recipe.layer_decay) and 0 < recipe.layer_decay <= 1):
+        raise bad("layer_decay", "a number in (0, 1] (1 = no decay)")
+    if not (_is_float(recipe.drop_path) and 0 <= recipe.drop_path < 1):
+        raise bad("drop_path", "a number in [0, 1)")
+    betas = recipe.betas
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(_is_float(b) and 0 <= b < 1 for b in betas)):
+        raise bad("betas", "two numbers in [0, 1), e.g. [0.9, 0.98]")
+    for name in ("train_augment", "freeze_vit"):
+        if not isinstance(getattr(recipe, name), bool):
+            raise bad(name, "true or false")
+    if not isinstance(recipe.prompt, str):
+        raise bad("prompt", "a string")
+    if recipe.precision not in _PRECISIONS:
+        raise bad("precision", f"one of {', '.join(_PRECISIONS)}")
 
 
 # Folders of shipped recipes: this package's own, then those other packages register (the toy world's).

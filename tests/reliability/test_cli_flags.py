@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from bench.cli import build_parser, main
@@ -188,3 +190,123 @@ def test_score_flag_on_a_task_that_does_not_use_it_is_refused(kind, dest, tmp_pa
     code = main(["score", "--task", KINDS[kind][0], "--predictions", str(tmp_path / "p.json"), *argv])
     err = capsys.readouterr().err
     assert code == 2 and argv[0] in err and KINDS[kind][0] in err
+
+
+# --- every other subcommand: each flag changes what the command does or says, or is refused naming it ----------
+# The functions doing the work are replaced by recorders, so a flag "changes the record" when the calls they get
+# (or the printed output) differ from the base command's; nothing trains, generates or loads a model.
+
+BASELINE = pd.DataFrame({"model": ["toy-opt", "toy-t5"], "task": "vqav2", "split": "val", "subset": "",
+                         "metric": "accuracy", "value": [10.0, 20.0]})
+CURRENT = BASELINE.rename(columns={"model": "run"})
+WALK = {  # command: (base argv, {dest: argv added to the base})
+    "regress": (["--baseline", "b.csv"], {
+        "runs": ["--runs", "other"], "tolerance": ["--tolerance", "accuracy=1"], "model": ["--model", "toy-opt"],
+        "run": ["--run", "toy-t5"], "output": ["--output", "report.md"], "allow_partial": ["--allow-partial"],
+        "write_baseline": None, "baseline": None}),
+    "regress --write-baseline": (["--write-baseline", "w.csv"], {
+        "runs": ["--runs", "other"], "model": ["--model", "toy-opt"], "run": ["--run", "toy-t5"],
+        "tolerance": ["--tolerance", "accuracy=1"], "output": ["--output", "report.md"],
+        "allow_partial": ["--allow-partial"], "write_baseline": None, "baseline": None}),
+    "train": (["--recipe", "toy_stage1"], {
+        "recipe": ["--recipe", "toy_stage2_opt"], "data_root": ["--data-root", "d"], "output": ["--output", "o"],
+        "set": ["--set", "max_steps=3"], "quiet": ["--quiet"]}),
+    "cost": (["--task", "coco_caption", "--model", "vitg-opt2.7b"], {
+        "task": ["--task", "nocaps"], "model": ["--model", "vitg-opt6.7b"], "split": ["--split", "test"],
+        "gpu": ["--gpu", "H100-80GB"], "utilization": ["--utilization", "0.5"], "data_root": ["--data-root", "d"]}),
+    "leaderboard": ([], {"runs": ["--runs", "other"], "out": ["--out", "o"],
+                         "tolerance": ["--tolerance", "default=1"]}),
+    "list": ([], {"what": ["tasks"]}),
+    "paper": ([], {"format": ["--format", "csv"], "table": ["--table", "2"], "blip2_only": ["--blip2-only"]}),
+    "toy-data": ([], {"out": ["--out", "o"], "seed": ["--seed", "1"], "size": ["--size", "small"],
+                      "overwrite": ["--overwrite"]}),
+    "toy-chance": ([], {"data_root": ["--data-root", "d"], "seed": ["--seed", "1"]}),
+    "toy-ceiling": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-opt"]}),
+    "toy-itm-negatives": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-qformer-coco"],
+                               "batches": ["--batches", "2"], "seed": ["--seed", "1"]}),
+}
+
+
+@pytest.fixture
+def recorders(monkeypatch, tmp_path):
+    """Replace each command's working function by one that records its arguments; returns the record."""
+    import bench.commands.cost as cost
+    import bench.commands.leaderboard as leaderboard
+    import bench.commands.regress as regress
+    import bench.commands.toy_data as toy_data
+    import blip2.training.run as training_run
+    import toyworld.analyses.ceiling as ceiling
+    import toyworld.analyses.chance as chance
+    import toyworld.analyses.itm_negatives as itm_negatives
+    import toyworld.data as toy_root
+
+    calls: list = []
+
+    def rec(name, result):
+        return lambda *a, **k: calls.append((name, [str(x) for x in a], {k: str(v) for k, v in k.items()})) or result
+
+    class Trained:
+        steps, losses, output_dir = 3, [1.0], tmp_path
+
+    patches = [
+        (regress, "collect_runs", rec("collect", [])), (regress, "results_frame", lambda runs: CURRENT),
+        (regress, "load_baseline", lambda path, models=None: calls.append(("baseline", models)) or BASELINE),
+        (regress, "write_baseline", lambda frame, path: calls.append(("write", frame.to_dict())) or len(frame)),
+        (regress, "compare", lambda b, c, t, **k: calls.append(("compare", b.to_dict(), t, k)) or type(
+            "Result", (), {"exit_code": 0})()), (regress, "to_markdown", lambda *a: "report\n"),
+        (training_run, "run_recipe", lambda r, d, o, progress: calls.append((r.to_dict(), str(d), str(o), progress))
+         or Trained()),
+        (cost, "estimate_for", rec("estimate", None)), (cost, "format_estimate", rec("format", "")),
+        (leaderboard, "collect_runs", rec("collect", [])), (leaderboard, "results_frame", lambda runs: CURRENT),
+        (leaderboard, "load_paper_results", lambda: None),
+        (leaderboard, "build_leaderboard", lambda p, c, t: calls.append(("build", t)) or pd.DataFrame(
+            {"status": ["ok"]})), (leaderboard, "write_leaderboard", rec("write", [])),
+        (toy_data, "build", rec("build", type("Built", (), {"manifest": {"counts": {"images": 1}}, "written": True,
+                                                              "root": tmp_path})()))]
+    patches += [(toy_root, "ensure_root", rec("root", tmp_path)), (chance, "chance_metrics", rec("chance", {})),
+                (ceiling, "ceiling_metrics", rec("ceiling", {})),
+                (ceiling, "retrieval_ceiling", rec("oracle", {"TR@1": 0.0, "IR@1": 0.0, "ambiguous_texts": 0.0})),
+                (itm_negatives, "measure", rec("measure", dict.fromkeys(
+                    ("pairs", "negative_text_true", "negative_image_true", "random_text_true", "itm_loss"), 0)))]
+    for module, name, fake in patches:
+        monkeypatch.setattr(module, name, fake)
+    monkeypatch.chdir(tmp_path)
+    return calls
+
+
+def outcome(command: str, argv: list[str], calls: list, capsys) -> tuple[int, str, str, list]:
+    calls.clear()
+    capsys.readouterr()
+    code = main([command.split()[0], *argv])
+    out, err = capsys.readouterr()
+    return code, out, err, [*calls, sorted(p.name for p in Path().iterdir())]  # the files it wrote too
+
+
+@pytest.mark.parametrize("command", list(WALK))
+def test_every_flag_of_the_other_subcommands_is_classified(command):
+    assert set(flags(subparsers()[command.split()[0]])) == set(WALK[command][1])
+
+
+@pytest.mark.parametrize("command,dest", [(c, d) for c, (_, extras) in WALK.items() for d, x in extras.items() if x])
+def test_a_flag_changes_what_the_command_does_or_is_refused(command, dest, recorders, capsys):
+    base_argv, extras = WALK[command]
+    base = outcome(command, base_argv, recorders, capsys)
+    assert base[0] == 0, base[2]
+    code, out, err, calls = outcome(command, [*base_argv, *extras[dest]], recorders, capsys)
+    assert "Traceback" not in err
+    if code == 2:
+        assert extras[dest][0] in err, err
+        return
+    assert code == 0, err
+    assert (out, calls) != (base[1], base[3]), f"{command}: {dest} is ignored"
+
+
+def test_write_baseline_refuses_the_comparison_flags(recorders, capsys):
+    """The walk is not vacuous: these must be refusals, and --model must narrow the snapshot."""
+    for extra in (["--tolerance", "accuracy=1"], ["--output", "r.md"], ["--allow-partial"]):
+        code, _, err, calls = outcome("regress", ["--write-baseline", "w.csv", *extra], recorders, capsys)
+        assert code == 2 and extra[0] in err and "Traceback" not in err
+        assert calls == [[]]  # refused before reading any run: no call, no file
+    code, _, err, calls = outcome("regress", ["--write-baseline", "w.csv", "--model", "toy-t5"], recorders, capsys)
+    assert code == 0, err
+    assert list(calls[-2][1]["run"].values()) == ["toy-t5"]

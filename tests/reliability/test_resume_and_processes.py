@@ -102,5 +102,5 @@ def test_other_settings_in_the_same_folder_are_refused(tiny_dir, data_root, tmp_
     model = tiny_dir("opt", "base")
     assert main(run_args(model, data_root, tmp_path) + ["--limit", "4"]) == 0
     assert main(run_args(model, data_root, tmp_path) + ["--limit", "4", "--num-beams", "2"]) == 2
-    assert "different settings" in capsys.readouterr().err
+    assert "other settings (differing: settings)" in capsys.readouterr().err
     assert main(run_args(model, data_root, tmp_path) + ["--limit", "4", "--num-beams", "2", "--overwrite"]) == 0

@@ -35,7 +35,7 @@ def test_different_settings_are_refused_unless_overwrite(tmp_path):
     with RunFolder(tmp_path, FP) as folder:
         folder.part_file(0, 1).write_text('{"id": 1, "prediction": "yes"}\n')
     other = dict(FP, settings={"num_beams": 3})
-    with pytest.raises(FolderError, match="different settings"):
+    with pytest.raises(FolderError, match="other settings"):
         RunFolder(tmp_path, other).lock()
     assert (tmp_path / "predictions.jsonl").exists()  # nothing was touched
     with RunFolder(tmp_path, other, overwrite=True):

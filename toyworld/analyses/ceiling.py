@@ -60,6 +60,8 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
     root = Path(root).absolute()
     words = scene_words(root) if words is None else words
     model = api.load_model(model_name)
+    if model.cfg.llm is None:
+        raise ToyError(f"{model_name}: a stage-1 model with no LLM; the ceiling needs a model with an LLM")
     family = model.cfg.llm.family
     out = {}
     for name in tasks.names():

@@ -1,4 +1,7 @@
-"""A "did you mean" for misspelt names (zoo models, tasks), so a typo is fixed without reading a list."""
+"""A "did you mean" for misspelt names (zoo models, tasks), so a typo is fixed without reading a list.
+
+It lives in the lowest layer that suggests (the model loader names zoo models); ``bench`` imports it.
+"""
 
 from __future__ import annotations
 
