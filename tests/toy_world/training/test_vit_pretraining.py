@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from tasks.coverage import MANIFEST
 from toyworld.backbones.vision import pretraining_scenes
-from toyworld.data.config import MANIFEST
 
 
 def test_fresh_scenes_never_use_a_held_out_pair(small_root):
