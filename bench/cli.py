@@ -8,12 +8,12 @@ and ``run(args) -> int``; adding one means adding its module to ``bench.commands
 from __future__ import annotations
 
 import argparse
-import functools
 import sys
 from collections.abc import Sequence
 
 from bench.commands import COMMANDS
 from bench.errors import USER_ERRORS
+from bench.typed_flags import record_given
 
 USER_ERROR_EXIT = 2
 
@@ -26,28 +26,6 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         if "default" in text.lower() or action.default is None or action.required:
             return text
         return super()._get_help_string(action)
-
-
-GIVEN = "given_flags"  # the Namespace attribute listing the dests of the flags the user typed
-
-
-@functools.cache
-def _recording(base: type[argparse.Action]) -> type[argparse.Action]:
-    def __call__(self, parser, namespace, values, option_string=None):  # noqa: N807 (argparse's own name)
-        setattr(namespace, GIVEN, (*getattr(namespace, GIVEN, ()), self.dest))
-        base.__call__(self, parser, namespace, values, option_string)
-
-    return type(base.__name__, (base,), {"__call__": __call__})
-
-
-def record_given(parser: argparse.ArgumentParser) -> None:
-    """Make `parser` list in `args.given_flags` every flag the user typed, even at its default value: a flag
-    that does not apply is refused when given, whatever its value (comparing with defaults would miss
-    `--seed 0`)."""
-    parser.set_defaults(**{GIVEN: ()})
-    for action in parser._actions:
-        if not isinstance(action, argparse._HelpAction):
-            action.__class__ = _recording(type(action))
 
 
 def version_text() -> str:

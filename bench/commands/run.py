@@ -7,6 +7,7 @@ import os
 import sys
 
 from bench.errors import BenchError
+from bench.typed_flags import given_flags
 from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORERS
 
 NAME = "run"
@@ -108,13 +109,6 @@ def request_from_args(args: argparse.Namespace):
         allow_outside_data_root=args.allow_outside_data_root,
         overrides={k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None},
     )
-
-
-def given_flags(args: argparse.Namespace) -> list[str]:
-    """The dests of the `bench run` flags the user typed, at any value (recorded by `bench.cli.record_given`)."""
-    from bench.cli import GIVEN
-
-    return list(dict.fromkeys(getattr(args, GIVEN, ())))
 
 
 def _default_job(args: argparse.Namespace) -> int:
