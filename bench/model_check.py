@@ -20,9 +20,13 @@ def model_config(name: str, flag: str = "--model") -> Blip2Config:
         raise BenchError(f"{flag} is empty; give a zoo name or a model folder (see `python -m bench list models`)")
     cfg = peek_config(name)
     if cfg is None:
-        raise BenchError(f"{flag} {name!r}: not a zoo name or a model folder whose config can be read."
-                         f"{did_you_mean(name, zoo.names())} See `python -m bench list models`.")
+        raise BenchError(unknown_model(name, flag, "not a zoo name or a model folder whose config can be read"))
     return cfg
+
+
+def unknown_model(name: str, flag: str, what: str) -> str:
+    """The message for a --model (or --arch) that names nothing: what it is not, a suggestion, where to look."""
+    return f"{flag} {name!r}: {what}.{did_you_mean(name, zoo.names())} See `python -m bench list models`."
 
 
 def check_llm(name: str, cfg: Blip2Config, wanted: bool, flag: str, example: str) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 import tasks
+from bench.model_check import unknown_model
 from bench.writable import check_output_folder
 from blip2 import zoo
 from blip2.config import Blip2Config
@@ -137,15 +138,13 @@ def check_model_name(model: str, arch: str | None) -> None:
     """A misspelt zoo name gets a suggestion; --arch is refused where it would be ignored."""
     path = Path(model)
     if not path.exists() and model not in zoo.ZOO and "/" not in model:
-        hint = did_you_mean(model, zoo.names())
-        raise RunError(f"--model {model!r} is not a zoo name, a local folder or a file.{hint} "
-                       "See `python -m bench list models`.")
+        raise RunError(unknown_model(model, "--model", "not a zoo name, a local folder or a file"))
     if arch is not None:
         if not path.is_file():
             raise RunError(f"--arch applies to a LAVIS .pth file only; --model {model!r} is not a file, so --arch "
                            "would be ignored: drop it")
         if arch not in zoo.ZOO:
-            raise RunError(f"--arch {arch!r} is not a zoo name.{did_you_mean(arch, zoo.names())}")
+            raise RunError(unknown_model(arch, "--arch", "not a zoo name"))
 
 
 def check_task_flags(request, task: Task) -> None:

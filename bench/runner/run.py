@@ -122,8 +122,6 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-
-
 def _fingerprint(request: RunRequest, model, task: Task, loaded: LoadedSplit, settings) -> dict[str, Any]:
     """What decides the predictions: a folder holding another fingerprint is another run."""
     files = provenance(request, model)["checkpoint"]["files"]
