@@ -25,8 +25,10 @@ from tasks.formats.predictions import (
     read_vqa_predictions,
 )
 from tasks.formats.vqa import write_vqa_results
-from tasks.scorers import DEFAULT_VQA_SCORER, LEMMATIZE_OPTION, VQA_SCORERS, ScoreInput, Scorer
+from tasks.scorers import DEFAULT_VQA_SCORER, LEMMATIZE_OPTION, VQA_SCORERS, Scored, ScoreInput, Scorer
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit
+from tasks.stats.intervals import interval_blocks, switched_off
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 
 class ScoredTask(Protocol):
@@ -58,11 +60,38 @@ def score(
     lemmatize: bool = False,
     allow_partial: bool = False,
     allow_empty: bool = False,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
-    """Score ``predictions`` on ``loaded``; returns ``{"task", "split", "scorer", "n", "metrics", ...}``.
+    """Score ``predictions`` on ``loaded``; returns ``{"task", "split", "scorer", "n", "metrics", "ci95", "ci",
+    ...}``.
 
     ``allow_empty`` scores empty predictions (a model that generated nothing) as wrong answers and
-    reports them (``empty_predictions``); without it they are rejected as a broken predictions file."""
+    reports them (``empty_predictions``); without it they are rejected as a broken predictions file.
+    ``resamples`` bootstrap resamples (seeded by ``seed``) give each metric its 95% interval (``ci95``, and how
+    in ``ci``); 0 switches intervals off."""
+    return score_with_samples(task, predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize,
+                              allow_partial=allow_partial, allow_empty=allow_empty, resamples=resamples,
+                              seed=seed)[0]
+
+
+def score_with_samples(
+    task: ScoredTask,
+    predictions: Any,
+    loaded: LoadedSplit,
+    *,
+    vqa_scorer: str = DEFAULT_VQA_SCORER,
+    lemmatize: bool = False,
+    allow_partial: bool = False,
+    allow_empty: bool = False,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """:func:`score`, plus the per-sample records (each sample's own score next to its prediction)."""
+    if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0:
+        raise TaskError(f"resamples must be a whole number >= 0 (0 switches intervals off), got {resamples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise TaskError(f"the bootstrap seed must be a whole number >= 0, got {seed!r}")
     if loaded.task != task.name:
         raise TaskError(f"the loaded split belongs to task {loaded.task!r}, not {task.name!r}")
     if vqa_scorer not in VQA_SCORERS:
@@ -78,8 +107,23 @@ def score(
             "every question) and upload it to the VQA Challenge on EvalAI (https://visualqa.org/challenge.html)"
         )
     if isinstance(loaded, RetrievalSplit):
-        return _score_retrieval(task, predictions, loaded)
-    return _score_generation(task, predictions, loaded, vqa_scorer, lemmatize, allow_partial, allow_empty)
+        result, answer = _score_retrieval(task, predictions, loaded)
+    else:
+        result, answer = _score_generation(task, predictions, loaded, vqa_scorer, lemmatize, allow_partial,
+                                           allow_empty)
+    _add_intervals(result, task.scorer, answer, resamples, seed)
+    return result, answer.samples
+
+
+def _add_intervals(result: dict[str, Any], scorer: Scorer, answer: Scored, resamples: int, seed: int) -> None:
+    """Give the result its ``ci95`` and ``ci`` blocks (see :mod:`tasks.stats.intervals`)."""
+    if resamples == 0:
+        result["ci"] = switched_off("intervals were switched off (0 resamples)")
+    elif scorer.statistic is None or not answer.samples:
+        result["ci"] = switched_off(f"the {scorer.name} scorer keeps no per-sample scores to resample")
+    else:
+        result["ci95"], result["ci"] = interval_blocks(scorer.statistic(answer.samples), result["metrics"],
+                                                       answer.not_covered, resamples, seed)
 
 
 def coerce_predictions(task: ScoredTask, predictions: Any, source: str = "predictions") -> dict[Any, str]:
@@ -143,7 +187,7 @@ def _score_generation(
     lemmatize: bool,
     allow_partial: bool,
     allow_empty: bool = False,
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], Scored]:
     preds = coerce_predictions(task, predictions)
     scored = check_coverage(task, preds, loaded, allow_partial=allow_partial, allow_empty=allow_empty)
     candidates = {key: preds[key] for key in scored}
@@ -159,10 +203,11 @@ def _score_generation(
     )
     notes.update(answer.notes)
     extra.update(answer.extra)
-    return _result(task, loaded, answer.scorer, len(scored), answer.metrics, len(loaded.samples), notes, extra)
+    result = _result(task, loaded, answer.scorer, len(scored), answer.metrics, len(loaded.samples), notes, extra)
+    return result, answer
 
 
-def _score_retrieval(task: ScoredTask, predictions: Any, loaded: RetrievalSplit) -> dict[str, Any]:
+def _score_retrieval(task: ScoredTask, predictions: Any, loaded: RetrievalSplit) -> tuple[dict[str, Any], Scored]:
     if isinstance(predictions, Mapping):
         i2t, t2i = predictions.get("i2t"), predictions.get("t2i")
     elif isinstance(predictions, Sequence) and len(predictions) == 2:
@@ -181,8 +226,9 @@ def _score_retrieval(task: ScoredTask, predictions: Any, loaded: RetrievalSplit)
                 f"({n_images} images x {n_texts} texts, in the split's order)"
             )
     answer = task.scorer(ScoreInput(task.name, loaded, i2t=i2t, t2i=t2i))
-    return _result(task, loaded, answer.scorer, n_images, answer.metrics, n_images, dict(answer.notes),
-                   {"n_texts": n_texts, **answer.extra})
+    result = _result(task, loaded, answer.scorer, n_images, answer.metrics, n_images, dict(answer.notes),
+                     {"n_texts": n_texts, **answer.extra})
+    return result, answer
 
 
 def _result(

@@ -11,7 +11,7 @@ spaCy) are imported when a scorer runs, so loading tasks never pulls in the Java
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +19,9 @@ from tasks.errors import TaskError
 from tasks.formats.nocaps import NOCAPS_DOMAINS
 from tasks.scoring.vqa import DEFAULT_VARIANT, VARIANTS
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit
+from tasks.stats.means import accuracy_statistic, vqa_statistic
+from tasks.stats.ranks import rank_statistic
+from tasks.stats.resample import Statistic
 
 # The VQA accuracy variants a user can choose (`--vqa-scorer`), and the one that reproduces the paper.
 VQA_SCORERS: tuple[str, ...] = VARIANTS
@@ -49,21 +52,33 @@ class ScoreInput:
 
 @dataclass(frozen=True)
 class Scored:
-    """A scorer's answer: the name the result records, the metrics, and notes/extra keys for the result."""
+    """A scorer's answer: the name the result records, the metrics, and notes/extra keys for the result.
+
+    ``samples`` are the per-sample records a run keeps (``samples.jsonl``): each sample's own score next to
+    its prediction, and what its scorer's ``statistic`` rebuilds the metrics from. ``not_covered`` names
+    each metric that gets no interval, with the reason.
+    """
 
     scorer: str
     metrics: dict[str, Any]
     notes: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    not_covered: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Scorer:
-    """A named scoring function; ``options`` are the optional ``Task.score`` arguments it takes."""
+    """A named scoring function; ``options`` are the optional ``Task.score`` arguments it takes.
+
+    ``statistic`` rebuilds the metrics from per-sample records on reweighted units: the bootstrap intervals
+    of a result and the paired comparison of two runs (``bench compare``) both go through it.
+    """
 
     name: str
     function: Callable[[ScoreInput], Scored]
     options: frozenset[str] = frozenset()
+    statistic: Callable[[Sequence[Mapping[str, Any]]], Statistic] | None = None
 
     def __call__(self, inputs: ScoreInput) -> Scored:
         return self.function(inputs)
@@ -74,7 +89,8 @@ class Scorer:
 
 
 def _vqa_accuracy(inputs: ScoreInput) -> Scored:
-    from tasks.scoring.vqa import lemmatize_answers, vqa_accuracy
+    from tasks.formats.vqa import NO_QUESTION_TYPE
+    from tasks.scoring.vqa import lemmatize_answers, vqa_scores
 
     candidates = dict(inputs.candidates)
     if inputs.lemmatize:
@@ -83,16 +99,35 @@ def _vqa_accuracy(inputs: ScoreInput) -> Scored:
         except RuntimeError as exc:
             raise TaskError(f"cannot lemmatize answers: {exc}") from None
     references = inputs.loaded.references  # type: ignore[union-attr]
-    metrics = vqa_accuracy(candidates, [references[key] for key in inputs.ids], variant=inputs.vqa_scorer)
-    return Scored(inputs.vqa_scorer, metrics, extra={"scorer_options": {"lemmatize": inputs.lemmatize}})
+    annotations = [references[key] for key in inputs.ids]
+    metrics, per_question = vqa_scores(candidates, annotations, variant=inputs.vqa_scorer)
+    images = _images(inputs)
+    samples = [
+        {"id": key, "image": images[key], "prediction": inputs.candidates[key],
+         **({"scored_as": candidates[key]} if inputs.lemmatize else {}), "accuracy": value,
+         "answer_type": ann["answer_type"], "question_type": ann.get("question_type", NO_QUESTION_TYPE),
+         "answers": [answer["answer"] for answer in ann["answers"]]}
+        for key, ann, value in zip(inputs.ids, annotations, per_question, strict=True)
+    ]
+    return Scored(inputs.vqa_scorer, metrics, extra={"scorer_options": {"lemmatize": inputs.lemmatize}},
+                  samples=samples)
 
 
 def _gqa_accuracy(inputs: ScoreInput) -> Scored:
-    from tasks.scoring.gqa import gqa_accuracy
+    from tasks.scoring.gqa import gqa_scores
 
     references = inputs.loaded.references  # type: ignore[union-attr]
-    metrics = gqa_accuracy(dict(inputs.candidates), {key: references[key] for key in inputs.ids})
-    return Scored("gqa-exact-match-after-vqa-normalisation", metrics)
+    answers = {key: references[key] for key in inputs.ids}
+    metrics, per_question = gqa_scores(dict(inputs.candidates), answers)
+    images = _images(inputs)
+    samples = [{"id": key, "image": images[key], "prediction": inputs.candidates[key], "answer": answers[key],
+                "accuracy": per_question[key]} for key in inputs.ids]
+    return Scored("gqa-exact-match-after-vqa-normalisation", metrics, samples=samples)
+
+
+def _images(inputs: ScoreInput) -> dict[Any, Any]:
+    """Each scored sample's image id: the unit its intervals resample."""
+    return {sample.sample_id: sample.image_id for sample in inputs.loaded.samples}  # type: ignore[union-attr]
 
 
 def _caption_scorer(by_domain: bool) -> Callable[[ScoreInput], Scored]:
@@ -158,18 +193,23 @@ def caption_metrics(
 
 
 def _recall_at_k(inputs: ScoreInput) -> Scored:
-    from tasks.scoring.retrieval import retrieval_metrics
+    from tasks.scoring.retrieval import retrieval_scores
 
-    assert isinstance(inputs.loaded, RetrievalSplit)
-    metrics = retrieval_metrics(inputs.i2t, inputs.t2i, inputs.loaded.img2txt, inputs.loaded.txt2img)
-    return Scored("recall-at-k", dict(metrics))
+    loaded = inputs.loaded
+    assert isinstance(loaded, RetrievalSplit)
+    metrics, tr_ranks, ir_ranks = retrieval_scores(inputs.i2t, inputs.t2i, loaded.img2txt, loaded.txt2img)
+    samples = [{"query": "image", "id": loaded.image_ids[i], "index": i, "rank": int(rank) + 1}
+               for i, rank in enumerate(tr_ranks)]
+    samples += [{"query": "text", "id": t, "image": loaded.image_ids[loaded.txt2img[t]], "text": loaded.texts[t],
+                 "rank": int(rank) + 1} for t, rank in enumerate(ir_ranks)]
+    return Scored("recall-at-k", dict(metrics), samples=samples)
 
 
-VQA_ACCURACY = Scorer("vqa", _vqa_accuracy, frozenset({VQA_SCORER_OPTION, LEMMATIZE_OPTION}))
-GQA_ACCURACY = Scorer("gqa", _gqa_accuracy)
+VQA_ACCURACY = Scorer("vqa", _vqa_accuracy, frozenset({VQA_SCORER_OPTION, LEMMATIZE_OPTION}), vqa_statistic)
+GQA_ACCURACY = Scorer("gqa", _gqa_accuracy, statistic=accuracy_statistic)
 CAPTION = Scorer("caption", _caption_scorer(by_domain=False))
 NOCAPS_CAPTION = Scorer("nocaps", _caption_scorer(by_domain=True))
-RECALL_AT_K = Scorer("retrieval", _recall_at_k)
+RECALL_AT_K = Scorer("retrieval", _recall_at_k, statistic=rank_statistic)
 
 __all__ = [
     "CAPTION",

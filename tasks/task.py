@@ -21,6 +21,7 @@ from tasks.loaders import check_image_files
 from tasks.scorers import DEFAULT_VQA_SCORER, Scorer
 from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 from tasks.text import preprocess_caption, preprocess_question
 
 Kind = Literal["vqa", "caption", "retrieval"]
@@ -216,11 +217,30 @@ class Task:
         lemmatize: bool = False,
         allow_partial: bool = False,
         allow_empty: bool = False,
+        resamples: int = DEFAULT_RESAMPLES,
+        seed: int = DEFAULT_SEED,
     ) -> dict[str, Any]:
         """Score predictions on a loaded split. See :func:`tasks.evaluation.score`."""
-        return evaluation.score(
+        return self.score_with_samples(predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize,
+                                       allow_partial=allow_partial, allow_empty=allow_empty, resamples=resamples,
+                                       seed=seed)[0]
+
+    def score_with_samples(
+        self,
+        predictions: Any,
+        loaded: LoadedSplit,
+        *,
+        vqa_scorer: str = DEFAULT_VQA_SCORER,
+        lemmatize: bool = False,
+        allow_partial: bool = False,
+        allow_empty: bool = False,
+        resamples: int = DEFAULT_RESAMPLES,
+        seed: int = DEFAULT_SEED,
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """:meth:`score` plus the per-sample records. See :func:`tasks.evaluation.score_with_samples`."""
+        return evaluation.score_with_samples(
             self, predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize, allow_partial=allow_partial,
-            allow_empty=allow_empty,
+            allow_empty=allow_empty, resamples=resamples, seed=seed,
         )
 
     def write_submission(self, predictions: Any, loaded: LoadedSplit, path: str | os.PathLike[str]) -> Path:

@@ -9,6 +9,7 @@ import sys
 from bench.errors import BenchError
 from bench.typed_flags import given_flags
 from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORERS
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 NAME = "run"
 HELP = "evaluate a model (zoo name, transformers folder, LAVIS .pth + --arch, or our folder) on tasks"
@@ -57,6 +58,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vqa-scorer", choices=VQA_SCORERS,
                         help=f"VQA accuracy variant, for vqav2/okvqa only (default: {DEFAULT_VQA_SCORER}, as in "
                              "the paper)")
+    parser.add_argument("--bootstrap-iters", type=int, default=DEFAULT_RESAMPLES,
+                        help="bootstrap resamples behind each metric's 95%% interval (ci95 in metrics.json); "
+                             "0 switches intervals off")
+    parser.add_argument("--bootstrap-seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the bootstrap resamples (the intervals are deterministic for a seed)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a run folder that holds another checkpoint's or other settings' results")
@@ -106,7 +112,8 @@ def request_from_args(args: argparse.Namespace):
         num_workers=args.num_workers, device=args.device, precision=args.precision, limit=args.limit,
         seed=args.seed, image_size=args.image_size, vqa_scorer=args.vqa_scorer, quiet=args.quiet,
         overwrite=args.overwrite, skip_bad=args.skip_bad, expect_sha256=args.expect_sha256,
-        allow_outside_data_root=args.allow_outside_data_root,
+        allow_outside_data_root=args.allow_outside_data_root, bootstrap_iters=args.bootstrap_iters,
+        bootstrap_seed=args.bootstrap_seed,
         overrides={k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None},
     )
 

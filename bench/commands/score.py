@@ -12,7 +12,7 @@ import numpy as np
 
 import tasks
 from bench.writable import check_output_file, write_errors
-from tasks.atomic import atomic_write_json
+from tasks.atomic import atomic_write_json, atomic_write_text
 from tasks.errors import TaskError
 from tasks.formats.predictions import (
     read_caption_predictions,
@@ -22,6 +22,7 @@ from tasks.formats.predictions import (
     read_vqa_predictions,
 )
 from tasks.scorers import DEFAULT_VQA_SCORER, LEMMATIZE_OPTION, VQA_SCORER_OPTION, VQA_SCORERS
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 NAME = "score"
 HELP = "score a predictions file against a task split and print one JSON result"
@@ -72,12 +73,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", type=Path,
                         help="also write the JSON result to this file, atomically (default: print only)")
+    parser.add_argument("--samples", type=Path,
+                        help="also write each sample's own score next to its prediction, as JSON lines (the "
+                             "samples.jsonl of a run folder; default: not written)")
+    parser.add_argument("--bootstrap-iters", type=int, default=DEFAULT_RESAMPLES,
+                        help="bootstrap resamples behind each metric's 95%% interval (ci95); 0 switches them off")
+    parser.add_argument("--bootstrap-seed", type=int, default=DEFAULT_SEED,
+                        help="seed of the bootstrap resamples (the intervals are deterministic for a seed)")
 
 
 def run(args: argparse.Namespace) -> int:
     task = tasks.get(args.task)
-    if args.output is not None:
-        check_output_file(args.output, "--output", "scores.json")
+    for path, flag, example in ((args.output, "--output", "scores.json"),
+                                (args.samples, "--samples", "samples.jsonl")):
+        if path is not None:
+            check_output_file(path, flag, example)
+    for flag, value in (("--bootstrap-iters", args.bootstrap_iters), ("--bootstrap-seed", args.bootstrap_seed)):
+        if value < 0:
+            raise TaskError(f"{flag} must be an integer >= 0, got {value}")
     _check_flags(args, task)
     loaded = task.load(tasks.resolve_data_root(args.data_root), args.split, check_images=False)
     if not loaded.has_answers:
@@ -89,13 +102,15 @@ def run(args: argparse.Namespace) -> int:
         )
     reader = read_itc_scores if args.itc_only else _READERS[task.prediction_format]
     predictions = reader(args.predictions)
-    result = task.score(
+    result, samples = task.score_with_samples(
         predictions,
         loaded,
         vqa_scorer=args.vqa_scorer or DEFAULT_VQA_SCORER,
         lemmatize=args.lemmatize,
         allow_partial=args.allow_partial,
         allow_empty=args.allow_empty,
+        resamples=args.bootstrap_iters,
+        seed=args.bootstrap_seed,
     )
     result = _plain(result)
     print(json.dumps(result, indent=2, ensure_ascii=False))
@@ -103,6 +118,10 @@ def run(args: argparse.Namespace) -> int:
         with write_errors(args.output, "--output"):
             atomic_write_json(args.output, result)
         print(f"wrote {args.output}", file=sys.stderr)
+    if args.samples is not None:
+        with write_errors(args.samples, "--samples"):
+            atomic_write_text(args.samples, "".join(json.dumps(_plain(r), ensure_ascii=False) + "\n" for r in samples))
+        print(f"wrote {args.samples}", file=sys.stderr)
     return 0
 
 

@@ -36,6 +36,7 @@ MINIMUMS: dict[str, tuple[str, int]] = {
     "image_size": ("--image-size", 1), "seed": ("--seed", 0), "num_beams": ("--num-beams", 1),
     "max_new_tokens": ("--max-new-tokens", 1), "min_new_tokens": ("--min-new-tokens", 0),
     "k_test": ("--k-test", 1), "max_text_tokens": ("--max-text-tokens", 1),
+    "bootstrap_iters": ("--bootstrap-iters", 0), "bootstrap_seed": ("--bootstrap-seed", 0),
 }
 SEED_LIMIT = 2**32  # numpy's seed range
 

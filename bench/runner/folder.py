@@ -19,9 +19,10 @@ from bench.errors import BenchError
 from tasks.atomic import atomic_write_json, atomic_write_text
 
 FINGERPRINT = "fingerprint.json"
+SAMPLES = "samples.jsonl"  # each sample's own score next to its prediction (see tasks.stats)
 LOCK = ".lock"
 PARTS = "predictions.part*.jsonl"
-RESULT_FILES = ("predictions.jsonl", "predictions.json", "scores.npz", "metrics.json", FINGERPRINT)
+RESULT_FILES = ("predictions.jsonl", "predictions.json", "scores.npz", SAMPLES, "metrics.json", FINGERPRINT)
 
 
 class FolderError(BenchError):
@@ -131,6 +132,11 @@ class RunFolder:
         for part in self.path.glob(PARTS):
             part.unlink()
         return ordered
+
+
+def write_samples(path: Path, samples: list[dict[str, Any]]) -> None:
+    """Write the per-sample records as JSON lines, atomically (a reader never sees half a file)."""
+    atomic_write_text(path, "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in samples))
 
 
 def _key(sample_id: Any) -> str:

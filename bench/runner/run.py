@@ -27,12 +27,13 @@ from tasks.formats.predictions import write_caption_results, write_retrieval_sco
 from tasks.formats.vqa import write_vqa_results
 from tasks.scorers import DEFAULT_VQA_SCORER
 from tasks.splits import LoadedSplit, RetrievalSplit
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 from tasks.task import Task
 
 from .checks import check_model_fits, check_output_dir, check_request, recorded_settings, settings_for, vqa_scorer_for
 from .distributed import barrier, broadcast_object, device_for, init_from_env, shard
 from .errors import RunError
-from .folder import FolderError, RunFolder
+from .folder import SAMPLES, FolderError, RunFolder, write_samples
 from .generate import generate
 from .images import find_unreadable
 from .provenance import provenance, run_name_for
@@ -64,6 +65,8 @@ class RunRequest:
     skip_bad: bool = False
     expect_sha256: str | None = None
     allow_outside_data_root: bool = False
+    bootstrap_iters: int = DEFAULT_RESAMPLES  # 0: no intervals
+    bootstrap_seed: int = DEFAULT_SEED
 
 
 def _preflight(request: RunRequest) -> list[tuple[Task, LoadedSplit]]:
@@ -215,10 +218,13 @@ def _write_results(request, model, name, task, loaded, settings, transform, pred
     total = len(loaded)
     if not isinstance(loaded, RetrievalSplit):
         _write_official(task, loaded, predictions, path / "predictions.json")
+    samples: list[dict] = []
     if loaded.has_answers:
         # the model's own empty generations are wrong answers, scored and reported, not a reason to fail
-        result = task.score(predictions, loaded, vqa_scorer=vqa_scorer_for(request, task) or DEFAULT_VQA_SCORER,
-                            allow_partial=bool(skipped), allow_empty=True)
+        result, samples = task.score_with_samples(
+            predictions, loaded, vqa_scorer=vqa_scorer_for(request, task) or DEFAULT_VQA_SCORER,
+            allow_partial=bool(skipped), allow_empty=True, resamples=request.bootstrap_iters,
+            seed=request.bootstrap_seed)
     else:
         covered = coverage(task, loaded, total)
         result = {"task": task.name, "split": loaded.split, "scorer": None, "n": total, "metrics": {},
@@ -239,6 +245,8 @@ def _write_results(request, model, name, task, loaded, settings, transform, pred
                    else None, "resumed_samples": resumed,
                    "processes": int(os.environ.get("WORLD_SIZE", "1"))},
     }
+    if samples:
+        write_samples(path / SAMPLES, samples)
     atomic_write_json(path / "metrics.json", record)
 
 

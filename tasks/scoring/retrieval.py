@@ -58,7 +58,18 @@ def retrieval_metrics(
     img2txt: Sequence[Sequence[int]],
     txt2img: Sequence[int],
 ) -> dict:
-    """TR@1/5/10, IR@1/5/10 and their means (0-100, unrounded) from score matrices.
+    """TR@1/5/10, IR@1/5/10 and their means; see :func:`retrieval_scores`."""
+    return retrieval_scores(i2t, t2i, img2txt, txt2img)[0]
+
+
+def retrieval_scores(
+    i2t: np.ndarray,
+    t2i: np.ndarray,
+    img2txt: Sequence[Sequence[int]],
+    txt2img: Sequence[int],
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """TR@1/5/10, IR@1/5/10 and their means (0-100, unrounded) from score matrices, with each image's and each
+    text's 0-based rank (the per-sample scores a run keeps).
 
     ``i2t`` is [n_images x n_texts] and ``t2i`` [n_texts x n_images]; ``img2txt[i]`` lists the
     captions of image ``i`` and ``txt2img[t]`` is the image of caption ``t``. An image's TR rank
@@ -81,20 +92,27 @@ def retrieval_metrics(
             if int(txt2img[int(t)]) != img:
                 raise ValueError(f"img2txt[{img}] holds text {t} but txt2img[{t}] = {txt2img[int(t)]}")
 
-    tr_ranks = np.array(
-        [_rank_positions(i2t[i])[np.asarray(img2txt[i], dtype=np.int64)].min() for i in range(n_img)]
-    )
-    ir_ranks = np.array([_rank_positions(t2i[t])[int(txt2img[t])] for t in range(n_txt)])
-
+    tr_ranks, ir_ranks = _ranks(i2t, t2i, img2txt, txt2img)
     tr1, tr5, tr10 = _recalls(tr_ranks)
     ir1, ir5, ir10 = _recalls(ir_ranks)
     tr_mean = (tr1 + tr5 + tr10) / 3
     ir_mean = (ir1 + ir5 + ir10) / 3
-    return {
+    metrics = {
         "TR@1": tr1, "TR@5": tr5, "TR@10": tr10,
         "IR@1": ir1, "IR@5": ir5, "IR@10": ir10,
         "TR_mean": tr_mean, "IR_mean": ir_mean, "R_mean": (tr_mean + ir_mean) / 2,
     }
+    return metrics, tr_ranks, ir_ranks
+
+
+def _ranks(i2t: np.ndarray, t2i: np.ndarray, img2txt: Sequence[Sequence[int]], txt2img: Sequence[int]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """0-based rank of each image's best true text among all texts, and of each text's image among all images."""
+    tr_ranks = np.array(
+        [_rank_positions(i2t[i])[np.asarray(img2txt[i], dtype=np.int64)].min() for i in range(len(img2txt))]
+    )
+    ir_ranks = np.array([_rank_positions(t2i[t])[int(txt2img[t])] for t in range(len(txt2img))])
+    return tr_ranks, ir_ranks
 
 
 def _top_k(rows: np.ndarray, k: int) -> np.ndarray:

@@ -92,6 +92,14 @@ def vqa_accuracy(
     perAnswerType and perQuestionType. An annotation without ``question_type`` counts under
     :data:`NO_QUESTION_TYPE`, the label the format's writer gives it.
     """
+    return vqa_scores(predictions, annotations, variant)[0]
+
+
+def vqa_scores(
+    predictions: Mapping[int, str], annotations: Sequence[Mapping], variant: str = DEFAULT_VARIANT
+) -> tuple[dict, list[float]]:
+    """:func:`vqa_accuracy`'s metrics plus each question's unrounded score on 0-100, in annotation order
+    (the per-sample scores a run keeps, and what its intervals resample)."""
     _check_variant(variant)
     if len(annotations) == 0:
         raise ValueError("no VQA annotations to score")
@@ -123,11 +131,12 @@ def vqa_accuracy(
         by_type.setdefault(ann["answer_type"], []).append(value)
         by_question_type.setdefault(ann.get("question_type", NO_QUESTION_TYPE), []).append(value)
 
-    return {
+    metrics = {
         "accuracy": _percent(all_values),
         "accuracy_by_answer_type": {t: _percent(v) for t, v in by_type.items()},
         "accuracy_by_question_type": {t: _percent(v) for t, v in by_question_type.items()},
     }
+    return metrics, [100 * value for value in all_values]
 
 
 def _percent(values: Sequence[float]) -> float:

@@ -18,6 +18,13 @@ def test_vqa_result_shape_and_values(data_root):
     task = tasks.get("vqav2")
     loaded = task.load(data_root)
     result = task.score({101: "yes", 102: "3", 103: "blue"}, loaded)
+    ci95, ci = result.pop("ci95"), result.pop("ci")
+    # every number has its interval, in the metrics' own nesting; the three questions sit on three images
+    assert set(ci95) == {"accuracy", "accuracy_by_answer_type", "accuracy_by_question_type"}
+    assert set(ci95["accuracy_by_answer_type"]) == {"yes/no", "number", "other"}
+    assert ci["resamples"] == 1000 and ci["seed"] == 0 and ci["n_units"] == {"image": 3}
+    low, high = ci95["accuracy"]
+    assert 0 <= low < 63.33 < high <= 100
     assert result == {
         "task": "vqav2",
         "split": "val",

@@ -119,6 +119,24 @@ def test_vqa_via_cli_with_official_scorer_and_output(data_root, tmp_path, capsys
     assert code == 0, err
     assert result["scorer"] == "official" and result["metrics"]["accuracy"] == 66.67
     assert json.loads(output.read_text()) == result
+    assert set(result["ci95"]["accuracy_by_answer_type"]) == set(result["metrics"]["accuracy_by_answer_type"])
+
+
+def test_score_writes_per_sample_scores_and_takes_bootstrap_flags(data_root, tmp_path, capsys):
+    predictions = write_vqa_results(tmp_path / "vqa.json", {101: "Yes", 102: "2", 103: "red"})
+    samples = tmp_path / "samples.jsonl"
+    base = ["--task", "vqav2", "--predictions", str(predictions), "--data-root", str(data_root)]
+    code, result, err = run_cli(capsys, *base, "--samples", str(samples), "--bootstrap-seed", "4")
+    assert code == 0, err
+    lines = [json.loads(line) for line in samples.read_text().splitlines()]
+    assert [line["id"] for line in lines] == [101, 102, 103]
+    assert [line["prediction"] for line in lines] == ["Yes", "2", "red"]
+    assert sum(line["accuracy"] for line in lines) / 3 == pytest.approx(result["metrics"]["accuracy"], abs=0.005)
+    assert result["ci"]["seed"] == 4
+    code, result, err = run_cli(capsys, *base, "--bootstrap-iters", "0")
+    assert code == 0 and "ci95" not in result and result["ci"]["resamples"] == 0
+    code, result, err = run_cli(capsys, *base, "--bootstrap-iters", "-2")
+    assert code == 2 and "--bootstrap-iters" in err
 
 
 def test_gqa_and_retrieval_via_cli(data_root, tmp_path, capsys):

@@ -43,7 +43,7 @@ SETTING_FLAGS = {
 }
 # the flags that say what to run, where, and how; each is checked by a real run below
 RUN_FLAGS = {"task", "model", "arch", "split", "data_root", "output_dir", "name", "device", "precision", "quiet",
-             "overwrite", "expect_sha256", "allow_outside_data_root"}
+             "overwrite", "expect_sha256", "allow_outside_data_root", "bootstrap_iters", "bootstrap_seed"}
 KINDS = {"vqa": ("vqav2", "opt"), "caption": ("coco_caption", "opt"), "retrieval": ("flickr30k", "itm")}
 
 
@@ -149,6 +149,15 @@ def test_run_flags_change_the_record_or_are_refused(tiny_dir, data_root, tmp_pat
     assert record(tmp_path / "outside" / model.name / "vqav2-val")["settings"]["allow_outside_data_root"] is True
     assert base["settings"]["allow_outside_data_root"] is False
 
+    # the intervals: how many resamples, which seed, or none
+    assert base["ci"]["resamples"] == 1000 and base["ci"]["seed"] == 0 and "ci95" in base
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--bootstrap-iters", "0", out="noci")[0] == 0
+    assert "ci95" not in record(tmp_path / "noci" / model.name / "vqav2-val")
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--bootstrap-seed", "3", out="seed3")[0] == 0
+    assert record(tmp_path / "seed3" / model.name / "vqav2-val")["ci"]["seed"] == 3
+    code, err = run(tmp_path, model, data_root, capsys, "--quiet", "--bootstrap-iters", "-1", out="refused")
+    assert code == 2 and "--bootstrap-iters" in err
+
     # --overwrite: another setting in the same folder is refused without it and replaces the run with it
     code, err = run(tmp_path, model, data_root, capsys, "--quiet", "--seed", "5")
     assert code == 2 and "--overwrite" in err
@@ -174,7 +183,8 @@ SCORE_TASK_FLAGS = {"vqa_scorer": (["--vqa-scorer", "official"], {"vqa"}), "lemm
                     "itc_only": (["--itc-only"], {"retrieval"}),
                     "allow_partial": (["--allow-partial"], {"vqa", "caption"}),
                     "allow_empty": (["--allow-empty"], {"vqa", "caption"})}
-SCORE_OTHER_FLAGS = {"task", "split", "predictions", "data_root", "output"}
+SCORE_OTHER_FLAGS = {"task", "split", "predictions", "data_root", "output", "samples", "bootstrap_iters",
+                     "bootstrap_seed"}
 
 
 def test_every_score_flag_is_classified():
