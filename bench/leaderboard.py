@@ -28,9 +28,12 @@ NO_CHECKPOINT = "no released checkpoint"
 NOT_SCORED = "not scored"
 PARTIAL = "partial run"
 NOT_IN_PAPER = "not in paper"
+TOO_FEW = "too few samples to judge"
 STATUS_NOTES = {
     REPRODUCED: "|ours - paper| is within the tolerance",
     DIFFERS: "|ours - paper| is larger than the tolerance",
+    TOO_FEW: "our 95% interval is wider than the tolerance band (half-width > tolerance), so the run cannot tell "
+    "whether it reproduces the paper",
     NOT_RUN: "a released checkpoint exists but no run folder has this number",
     NO_CHECKPOINT: "the paper's weights were never published and no run folder has this number",
     NOT_SCORED: "the run exists but this metric is null (e.g. SPICE without its Java models)",
@@ -48,6 +51,8 @@ COLUMNS = (
     "metric",
     "paper",
     "ours",
+    "low",
+    "high",
     "delta",
     "tolerance",
     "status",
@@ -69,6 +74,9 @@ def _status(row: pd.Series) -> str:
         return NOT_SCORED
     if not row["vs_paper"]:
         return PARTIAL
+    # the interval never widens the rule; it only says when the run is too small for the rule to mean anything
+    if pd.notna(row["high"]) and (row["high"] - row["low"]) / 2 > row["tolerance"]:
+        return TOO_FEW
     return REPRODUCED if within(row["ours"] - row["paper"], row["tolerance"]) else DIFFERS
 
 
@@ -80,17 +88,18 @@ def build_leaderboard(paper: pd.DataFrame, results: pd.DataFrame, tolerances: To
     """
     blip2 = paper[paper["model"].map(is_blip2_row)][["table", "model", *MATCH, "value"]]
     blip2 = blip2.rename(columns={"value": "paper"})
-    runs = results.rename(columns={"value": "ours", "zoo": "model"})[["model", "run", *MATCH, "ours", "n", "vs_paper"]]
+    runs = results.rename(columns={"value": "ours", "zoo": "model"})[
+        ["model", "run", *MATCH, "ours", "low", "high", "n", "vs_paper"]]
     matched = blip2.merge(runs[runs["model"].notna()], on=["model", *MATCH], how="left")
     matched["tolerance"] = matched["metric"].map(tolerances.for_metric)
-    matched["ours"] = matched["ours"].round(4)
+    matched[["ours", "low", "high"]] = matched[["ours", "low", "high"]].round(4)
     matched["delta"] = (matched["ours"] - matched["paper"]).round(4)
     matched["status"] = matched.apply(_status, axis=1) if len(matched) else pd.Series(dtype=str)
 
     in_paper = pd.MultiIndex.from_frame(blip2[["model", *MATCH]])
     extra = runs[~pd.MultiIndex.from_frame(runs[["model", *MATCH]]).isin(in_paper)].copy()
     extra["model"] = extra["model"].fillna(extra["run"])
-    extra["ours"] = extra["ours"].round(4)
+    extra[["ours", "low", "high"]] = extra[["ours", "low", "high"]].round(4)
     extra = extra.assign(table=pd.NA, paper=math.nan, delta=math.nan, tolerance=math.nan, status=NOT_IN_PAPER)
     extra = _sort_extras(extra)
 
@@ -112,6 +121,13 @@ def _fmt(value: object, digits: int = 2, signed: bool = False) -> str:
     return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
 
 
+def _ours(row) -> str:
+    """"ours ± half-width" (the half-width of its 95% interval), or just ours when it has no interval."""
+    if pd.isna(row.ours) or pd.isna(row.low) or pd.isna(row.high):
+        return _fmt(row.ours)
+    return f"{row.ours:.2f} ± {(row.high - row.low) / 2:.2f}"
+
+
 def _md_rows(rows: pd.DataFrame) -> str:
     headers = ["model", "run", "task", "split", "subset", "metric", "paper", "ours", "Δ", "status"]
     body = [
@@ -123,7 +139,7 @@ def _md_rows(rows: pd.DataFrame) -> str:
             r.subset,
             r.metric,
             _fmt(r.paper),
-            _fmt(r.ours),
+            _ours(r),
             _fmt(r.delta, signed=True),
             r.status,
         ]
@@ -139,7 +155,8 @@ def to_markdown(frame: pd.DataFrame, tolerances: Tolerances) -> str:
     parts = [
         "# BLIP-2 leaderboard: ours vs the paper\n",
         f"A row is **reproduced** when |ours − paper| ≤ {tolerances.describe()} (absolute, on the paper's "
-        "0–100 scale); Δ = ours − paper.\n",
+        "0–100 scale); Δ = ours − paper. Ours is shown ± the half-width of its 95% bootstrap interval "
+        "(`ci95` in each run's metrics.json; the CSV has its low and high).\n",
         f"Rows: {summary or 'none'}.\n",
     ]
     for table_no, rows in frame[frame["table"].notna()].groupby("table", sort=True):

@@ -25,7 +25,8 @@ DEFAULT_RUNS_DIR = Path("results/runs")
 REQUIRED_KEYS = ("task", "split", "model", "metrics")
 # One flat row per scalar metric; ``subset`` is "all", a NoCaps domain or a VQA answer type.
 ROW_COLUMNS = (
-    "run", "zoo", "task", "split", "subset", "metric", "value", "n", "partial", "vs_paper", "partial_reason", "source"
+    "run", "zoo", "task", "split", "subset", "metric", "value", "low", "high", "n", "partial", "vs_paper",
+    "partial_reason", "source"
 )
 
 
@@ -47,6 +48,7 @@ class RunResult:
     source: Path
     against: str = PAPER  # whose split size "complete" means: the paper's, or a toy root's own
     partial_reason: str | None = None
+    ci95: dict[str, Any] | None = None  # mirrors ``metrics`` with [low, high]; None for a run without intervals
 
     @property
     def vs_paper(self) -> bool:
@@ -81,6 +83,9 @@ def read_metrics_json(path: Path) -> RunResult:
     n = data.get("n")
     n = n if isinstance(n, int) and not isinstance(n, bool) else None
     partial, against, reason = _coverage(data, n)
+    ci95 = data.get("ci95")
+    if ci95 is not None and not isinstance(ci95, dict):
+        raise RunFolderError(f"{path}: 'ci95' must be an object mirroring 'metrics', got {type(ci95).__name__}")
     return RunResult(
         run=data["model"],
         zoo=zoo_name,
@@ -92,6 +97,7 @@ def read_metrics_json(path: Path) -> RunResult:
         source=Path(path),
         against=against,
         partial_reason=reason,
+        ci95=ci95,
     )
 
 
@@ -142,6 +148,29 @@ def _number(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def flatten_intervals(ci95: dict[str, Any] | None) -> dict[tuple[str, str], tuple[float, float]]:
+    """``{(subset, metric): (low, high)}`` from a ``ci95`` block, keyed as :func:`flatten_metrics` keys values."""
+    out: dict[tuple[str, str], tuple[float, float]] = {}
+    for key, value in (ci95 or {}).items():
+        if key == "by_domain" and isinstance(value, dict):
+            for domain, per_domain in value.items():
+                if isinstance(per_domain, dict):
+                    out.update({(domain, m): pair for m, v in per_domain.items() if (pair := _pair(v))})
+        elif key == "accuracy_by_answer_type" and isinstance(value, dict):
+            out.update({(answer_type, "accuracy"): pair for answer_type, v in value.items() if (pair := _pair(v))})
+        elif (pair := _pair(value)) is not None:
+            out[("all", key)] = pair
+    return out
+
+
+def _pair(value: Any) -> tuple[float, float] | None:
+    if isinstance(value, list) and len(value) == 2:
+        low, high = _number(value[0]), _number(value[1])
+        if low is not None and high is not None:
+            return (low, high)
+    return None
+
+
 def flatten_metrics(metrics: dict[str, Any]) -> list[tuple[str, str, float | None]]:
     """``(subset, metric, value)`` for each scalar; ``by_domain`` and ``accuracy_by_answer_type`` become subsets.
     ``accuracy_by_question_type`` (65 types on VQAv2) is for reading a run, not for tables or the gate.
@@ -166,11 +195,12 @@ def flatten_metrics(metrics: dict[str, Any]) -> list[tuple[str, str, float | Non
 
 def results_frame(results: list[RunResult]) -> pd.DataFrame:
     """One row per (run, task, split, subset, metric), columns :data:`ROW_COLUMNS`."""
-    rows = [
-        (r.run, r.zoo, r.task, r.split, subset, metric, value, r.n, r.partial, r.vs_paper, r.partial_reason,
-         str(r.source))
-        for r in results
-        for subset, metric, value in flatten_metrics(r.metrics)
-    ]
+    rows = []
+    for r in results:
+        bounds = flatten_intervals(r.ci95)
+        for subset, metric, value in flatten_metrics(r.metrics):
+            low, high = bounds.get((subset, metric), (None, None))
+            rows.append((r.run, r.zoo, r.task, r.split, subset, metric, value, low, high, r.n, r.partial, r.vs_paper,
+                         r.partial_reason, str(r.source)))
     frame = pd.DataFrame(rows, columns=list(ROW_COLUMNS))
-    return frame.astype({"value": float, "partial": bool, "vs_paper": bool})
+    return frame.astype({"value": float, "low": float, "high": float, "partial": bool, "vs_paper": bool})

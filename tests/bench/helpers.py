@@ -25,6 +25,7 @@ def write_run(
     partial: bool = False,
     n: int = 100,
     against: str = "paper",
+    ci95: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``runs/<run>/<task>-<split>/metrics.json`` with the runner's keys; returns the file.
 
@@ -44,6 +45,7 @@ def write_run(
         "settings": {"num_beams": 5},
         "provenance": {"checkpoint": {"source": "test", "sha256": "0" * 64}, "zoo": zoo},
         "timing": {"wall_s": 1.0, "samples_per_s": float(n)},
+        **({"ci95": ci95} if ci95 is not None else {}),
     }
     path = folder / "metrics.json"
     path.write_text(json.dumps(record), encoding="utf-8")

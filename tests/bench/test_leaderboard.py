@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from bench.leaderboard import build_leaderboard
+from bench.leaderboard import build_leaderboard, to_markdown
 from bench.paper import load_paper_results
 from bench.run_folders import RunFolderError, collect_runs, results_frame
 from bench.tolerance import ToleranceError, parse_tolerances
@@ -123,6 +123,8 @@ def test_command_writes_csv_md_png(runs, tmp_path):
         "metric",
         "paper",
         "ours",
+        "low",
+        "high",
         "delta",
         "tolerance",
         "status",
@@ -198,3 +200,22 @@ def test_only_complete_runs_of_the_papers_split_are_judged(tmp_path):
     assert _row(frame, "vitg-flant5xl", "gqa", "test-dev", "accuracy")["status"] == "partial run"
     assert _row(frame, "vitg-opt2.7b", "gqa", "test-dev", "accuracy")["status"] == "partial run"
     assert _row(frame, "vitg-opt6.7b", "gqa", "test-dev", "accuracy")["status"] == "reproduced"
+
+
+def test_intervals_show_as_half_widths_and_too_wide_ones_cannot_judge(tmp_path):
+    root = tmp_path / "runs"
+    # Paper 63.1: ours 63.13 within 0.5, with an interval narrower than the tolerance -> reproduced
+    write_run(root, "vitg-flant5xl", "vqav2", "val", {"accuracy": 63.13, "accuracy_by_answer_type": {"other": 52.9}},
+              ci95={"accuracy": [62.9, 63.3], "accuracy_by_answer_type": {"other": [50.0, 55.8]}})
+    # Paper 44.2: ours 43.0 would differ, but +-3 points of noise cannot tell -> too few samples to judge
+    write_run(root, "vitg-flant5xl", "gqa", "test-dev", {"accuracy": 43.0}, ci95={"accuracy": [40.0, 46.0]})
+    frame = build_leaderboard(load_paper_results(), results_frame(collect_runs(root)), parse_tolerances(None, 0.5))
+    vqa = _row(frame, "vitg-flant5xl", "vqav2", "val", "accuracy", run="vitg-flant5xl")
+    assert (vqa["low"], vqa["high"], vqa["status"]) == (62.9, 63.3, "reproduced")
+    gqa = _row(frame, "vitg-flant5xl", "gqa", "test-dev", "accuracy", run="vitg-flant5xl")
+    assert gqa["status"] == "too few samples to judge"
+    # the interval never widens the rule: with a 4-point tolerance the same run is judged again
+    wide = build_leaderboard(load_paper_results(), results_frame(collect_runs(root)), parse_tolerances(None, 4))
+    assert _row(wide, "vitg-flant5xl", "gqa", "test-dev", "accuracy", run="vitg-flant5xl")["status"] == "reproduced"
+    text = to_markdown(frame, parse_tolerances(None, 0.5))
+    assert "| 63.13 ± 0.20 |" in text and "| 43.00 ± 3.00 |" in text
