@@ -27,6 +27,7 @@ MID = TinyShape(image_size=224, patch_size=14, vision_width=256, vision_layers=4
                 num_queries=32, llm_hidden=256, llm_layers=4, llm_heads=4, llm_ffn=1024, embed_dim=128)
 RESULTS: dict[str, dict[str, float]] = {}  # benchmark -> {"ours": s, "transformers": s}
 MEMORY: dict[str, float] = {}  # label -> peak extra MiB
+COSTS: dict[str, tuple[float, float, str]] = {}  # benchmark -> (added s, baseline s, what the baseline is)
 
 
 def record(bench: str, path: str, benchmark) -> None:
@@ -36,10 +37,18 @@ def record(bench: str, path: str, benchmark) -> None:
         RESULTS.setdefault(bench, {})[path] = benchmark.stats.stats.mean
 
 
+def record_cost(bench: str, added: float, baseline: float, baseline_label: str) -> None:
+    """Keep, for the summary, what a feature adds (seconds) next to the work it accompanies, timed in one run."""
+    COSTS[bench] = (added, baseline, baseline_label)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
+    write = terminalreporter.write_line
+    for name, (added, baseline, label) in COSTS.items():
+        write("")
+        write(f"{name}: adds {added:.2f} s to {baseline:.2f} s of {label} ({added / baseline:.2f}x)")
     if not RESULTS:
         return
-    write = terminalreporter.write_line
     write("")
     write("| benchmark | ours (s) | transformers (s) | ours / transformers speed-up |")
     write("|---|---|---|---|")

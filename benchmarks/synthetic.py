@@ -64,3 +64,36 @@ def retrieval_split(images: list[Path], n_texts: int) -> RetrievalSplit:
                           image_paths=tuple(images), image_ids=tuple(range(len(images))),
                           texts=tuple(sentence(rng, 6, 14) for _ in range(n_texts)), img2txt=img2txt,
                           txt2img=txt2img, total=len(images))
+
+
+FUNCTION_WORDS = ("a", "the", "on", "of", "with", "in", "and", "is", "an", "at", "next", "to", "two", "some")
+
+
+def caption_corpus(n_images: int, n_references: int = 5, vocabulary: int = 3000, seed: int = 0
+                   ) -> tuple[list[str], list[list[str]]]:
+    """Tokenized captions shaped like COCO's: per image a candidate and `n_references` references of ~10 words.
+
+    Each image has a base sentence (content words drawn Zipf-like from a `vocabulary`-word list, mixed with
+    common function words); each of its captions rewrites about a third of the base's words and may drop its
+    tail, so an image's captions share n-grams up to 4-grams (as real ones do: BLEU-4 in the tens) and
+    frequent words recur across images (document frequencies span the whole range).
+    """
+    rng = np.random.default_rng(seed)
+    words = np.asarray([f"w{i}" for i in range(vocabulary)])
+    zipf = 1 / np.arange(1, vocabulary + 1)
+    zipf /= zipf.sum()
+    function = np.asarray(FUNCTION_WORDS)
+
+    def draw(size: int) -> np.ndarray:
+        return np.where(rng.random(size) < 0.5, rng.choice(words, size=size, p=zipf), rng.choice(function, size=size))
+
+    def rewrite(base: np.ndarray) -> str:
+        caption = np.where(rng.random(len(base)) < 0.3, draw(len(base)), base)
+        return " ".join(caption[:len(base) - int(rng.integers(0, 4))])
+
+    candidates, references = [], []
+    for _ in range(n_images):
+        base = draw(int(rng.integers(10, 15)))
+        candidates.append(rewrite(base))
+        references.append([rewrite(base) for _ in range(n_references)])
+    return candidates, references

@@ -10,17 +10,25 @@ numbers equal COCOEvalCap's on the same input:
   such as one NoCaps domain must be scored on its own), and SPICE when its jars are present.
 
 All values are multiplied by 100 (the paper's scale: CIDEr 121.6, not 1.216).
+
+:func:`score_tokenized_detailed` also keeps what each scorer computed per image (CIDEr-D, ROUGE-L,
+METEOR's segment scores, SPICE's, and the BLEU statistics BleuScorer cooked), which the per-sample
+records and the bootstrap intervals (:mod:`tasks.stats.caption`) are built from.
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import shutil
 from collections.abc import Hashable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pycocoevalcap.bleu.bleu import Bleu
+from pycocoevalcap.bleu.bleu_scorer import BleuScorer
 from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.meteor.meteor import Meteor
 from pycocoevalcap.rouge.rouge import Rouge
@@ -124,6 +132,49 @@ def _check_tokenized(gts_tok: Mapping, res_tok: Mapping) -> None:
             raise ValueError(f"id {key!r} has no reference captions")
 
 
+BLEU_ORDER = 4  # pycocoevalcap's Bleu(4)
+BLEU_REFLEN = "closest"  # the effective reference length pycocoevalcap's Bleu uses
+
+
+@dataclass(frozen=True)
+class CaptionScores:
+    """Corpus metrics (keys: :data:`METRIC_KEYS`, x100) and the per-image numbers the scorers computed.
+
+    ``per_image`` maps "CIDEr", "ROUGE-L", "METEOR" (and "SPICE" when it ran; None for an image SPICE gave
+    no score) to ``{id: value x100}``, and "BLEU" to ``{id: {"testlen", "reflen", "guess", "correct"}}``:
+    the candidate length, the closest reference length, and the 1- to 4-gram guesses and clipped matches,
+    as pycocoevalcap's BleuScorer cooked them. Corpus BLEU is computed from these sums, which is what lets
+    it be recomputed on a resample of images.
+    """
+
+    metrics: dict[str, Any]
+    per_image: dict[str, dict[Hashable, Any]] = field(default_factory=dict)
+
+
+def _cooked_bleu(gts: Mapping[Hashable, list[str]], res: Mapping[Hashable, list[str]]) -> BleuScorer:
+    """The BleuScorer that ``Bleu(4).compute_score`` builds (same ids, same order), kept to read its cooking."""
+    scorer = BleuScorer(n=BLEU_ORDER)
+    for key in gts:
+        scorer += (res[key][0], gts[key])
+    return scorer
+
+
+def _bleu_stats(scorer: BleuScorer, keys: Sequence[Hashable]) -> dict[Hashable, dict[str, Any]]:
+    stats = {}
+    for key, comps in zip(keys, scorer.ctest, strict=True):
+        testlen = comps["testlen"]
+        stats[key] = {"testlen": testlen, "reflen": scorer._single_reflen(comps["reflen"], BLEU_REFLEN, testlen),
+                      "guess": list(comps["guess"]), "correct": list(comps["correct"])}
+    return stats
+
+
+def bleu_image_stats(gts_tok: Mapping[Hashable, list[str]], res_tok: Mapping[Hashable, list[str]]
+                     ) -> dict[Hashable, dict[str, Any]]:
+    """Each id's BLEU statistics (see :class:`CaptionScores`) on tokenised captions, without the other scorers."""
+    _check_tokenized(gts_tok, res_tok)
+    return _bleu_stats(_cooked_bleu(gts_tok, res_tok), list(gts_tok))
+
+
 def score_tokenized(
     gts_tok: Mapping[Hashable, list[str]],
     res_tok: Mapping[Hashable, list[str]],
@@ -135,27 +186,48 @@ def score_tokenized(
     ``res_tok`` maps each id to a one-element list. Pass a running ``meteor`` (see
     :func:`meteor_session`) to score several subsets without restarting its JVM.
     """
+    return score_tokenized_detailed(gts_tok, res_tok, meteor=meteor).metrics
+
+
+def score_tokenized_detailed(
+    gts_tok: Mapping[Hashable, list[str]],
+    res_tok: Mapping[Hashable, list[str]],
+    *,
+    meteor: Meteor | None = None,
+) -> CaptionScores:
+    """:func:`score_tokenized`'s metrics, plus every scorer's per-image numbers (:class:`CaptionScores`)."""
     _check_tokenized(gts_tok, res_tok)
     gts = {k: list(gts_tok[k]) for k in gts_tok}
     res = {k: list(res_tok[k]) for k in gts_tok}
+    keys = list(gts)
 
-    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
-    rouge, _ = Rouge().compute_score(gts, res)
-    cider, _ = Cider().compute_score(gts, res)
+    # Bleu(4).compute_score(gts, res) is this BleuScorer's compute_score(option="closest"); keeping the
+    # scorer gives its per-image cooking for free
+    cooked = _cooked_bleu(gts, res)
+    bleu, _ = cooked.compute_score(option=BLEU_REFLEN, verbose=0)
+    rouge, rouge_each = Rouge().compute_score(gts, res)
+    cider, cider_each = Cider().compute_score(gts, res)
     if meteor is None:
         with meteor_session() as own:
-            meteor_score, _ = own.compute_score(gts, res)
+            meteor_score, meteor_each = own.compute_score(gts, res)
     else:
-        meteor_score, _ = meteor.compute_score(gts, res)
+        meteor_score, meteor_each = meteor.compute_score(gts, res)
+    per_image: dict[str, dict[Hashable, Any]] = {
+        "BLEU": _bleu_stats(cooked, keys),
+        "CIDEr": _scaled(keys, cider_each),
+        "ROUGE-L": _scaled(keys, rouge_each),
+        "METEOR": _scaled(keys, meteor_each),
+    }
 
     spice = None
     if spice_unavailable_reason() is None:
         from pycocoevalcap.spice.spice import Spice
 
-        spice_score, _ = Spice().compute_score(gts, res)
+        spice_score, spice_each = Spice().compute_score(gts, res)
         spice = 100 * float(spice_score)
+        per_image["SPICE"] = _scaled(keys, [each["All"]["f"] for each in spice_each])
 
-    return {
+    metrics = {
         "BLEU-1": 100 * float(bleu[0]),
         "BLEU-2": 100 * float(bleu[1]),
         "BLEU-3": 100 * float(bleu[2]),
@@ -165,6 +237,18 @@ def score_tokenized(
         "CIDEr": 100 * float(cider),
         "SPICE": spice,
     }
+    return CaptionScores(metrics, per_image)
+
+
+def _scaled(keys: Sequence[Hashable], scores: Sequence[Any]) -> dict[Hashable, float | None]:
+    """Per-image scores x100, by id; a missing (NaN) score becomes None, which JSON can hold."""
+    if len(scores) != len(keys):
+        raise RuntimeError(f"a scorer returned {len(scores)} per-image scores for {len(keys)} images")
+    out: dict[Hashable, float | None] = {}
+    for key, score in zip(keys, scores, strict=True):
+        value = float(score)
+        out[key] = None if math.isnan(value) else 100 * value
+    return out
 
 
 def caption_metrics(
