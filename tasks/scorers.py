@@ -134,9 +134,12 @@ def _caption_scorer(by_domain: bool) -> Callable[[ScoreInput], Scored]:
     def score(inputs: ScoreInput) -> Scored:
         assert isinstance(inputs.loaded, GenerationSplit)
         notes: dict[str, str] = {}
-        metrics = caption_metrics(inputs.loaded, list(inputs.ids), dict(inputs.candidates), notes,
-                                  by_domain=by_domain)
-        return Scored("pycocoevalcap", metrics, notes)
+        metrics, samples = caption_metrics(inputs.loaded, list(inputs.ids), dict(inputs.candidates), notes,
+                                           by_domain=by_domain)
+        not_covered = {"SPICE": "SPICE is not computed offline (see notes.SPICE)" if metrics.get("SPICE") is None
+                       else "SPICE runs in Java on CoreNLP, which is never available here to test a per-image "
+                       "resampling of it against; its point value is pycocoevalcap's"}
+        return Scored("pycocoevalcap", metrics, notes, samples=samples, not_covered=not_covered)
 
     return score
 
@@ -148,20 +151,22 @@ def caption_metrics(
     notes: dict[str, str],
     *,
     by_domain: bool,
-) -> dict[str, Any]:
-    """pycocoevalcap metrics overall and, for NoCaps, per domain.
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """pycocoevalcap metrics overall and, for NoCaps, per domain; and one per-sample record per image.
 
     The PTB tokenizer works caption by caption, so everything is tokenized in one JVM call and each
     domain subset is then scored on its own (its own CIDEr idf), sharing one METEOR JVM; this equals
-    calling ``caption_metrics`` once per subset, minus the JVM start-ups.
+    calling ``caption_metrics`` once per subset, minus the JVM start-ups. The records hold each image's
+    scores from the whole split's scoring (:func:`tasks.stats.caption.caption_records`).
     """
     from tasks.scoring.caption import (
         java_missing,
         meteor_session,
-        score_tokenized,
+        score_tokenized_detailed,
         spice_unavailable_reason,
         tokenize_captions,
     )
+    from tasks.stats.caption import caption_records
 
     reason = java_missing()
     if reason is not None:
@@ -169,27 +174,38 @@ def caption_metrics(
     tagged: dict[Any, list[str]] = {("ref", i): list(loaded.references[i]) for i in scored}
     tagged.update({("cand", i): [candidates[i]] for i in scored})
     tokenized = tokenize_captions(tagged)
+    domains = {sample.sample_id: sample.domain for sample in loaded.samples}
 
-    def subset(ids: list[Any], meteor: Any) -> dict[str, Any]:
+    def subset(ids: list[Any], meteor: Any) -> Any:
         references = {i: tokenized[("ref", i)] for i in ids}
-        return dict(score_tokenized(references, {i: tokenized[("cand", i)] for i in ids}, meteor=meteor))
+        return score_tokenized_detailed(references, {i: tokenized[("cand", i)] for i in ids}, meteor=meteor)
 
     with meteor_session() as meteor:
-        metrics = subset(scored, meteor)
+        overall = subset(scored, meteor)
+        metrics = dict(overall.metrics)
         if by_domain:
-            domains = {sample.sample_id: sample.domain for sample in loaded.samples}
             per_domain: dict[str, Any] = {}
             for domain in NOCAPS_DOMAINS:
                 ids = [key for key in scored if domains[key] == domain]
                 if ids:
-                    per_domain[domain] = {**subset(ids, meteor), "n": len(ids)}
+                    per_domain[domain] = {**subset(ids, meteor).metrics, "n": len(ids)}
                 else:
                     per_domain[domain] = None
                     notes[f"by_domain.{domain}"] = "no scored image belongs to this domain"
             metrics["by_domain"] = per_domain
     if metrics.get("SPICE") is None:
         notes["SPICE"] = spice_unavailable_reason() or "the SPICE scorer returned no score"
-    return metrics
+    images = {sample.sample_id: str(sample.image_id) for sample in loaded.samples}
+    samples = caption_records(scored, candidates, loaded.references, {i: tokenized[("ref", i)] for i in scored},
+                              {i: tokenized[("cand", i)] for i in scored}, overall.per_image,
+                              domains={i: domains[i] for i in scored} if by_domain else None, images=images)
+    return metrics, samples
+
+
+def _caption_statistic(records: Sequence[Mapping[str, Any]]) -> Statistic:
+    from tasks.stats.caption import CaptionStatistic  # scipy: imported when a caption result is resampled
+
+    return CaptionStatistic.from_records(records)
 
 
 def _recall_at_k(inputs: ScoreInput) -> Scored:
@@ -207,8 +223,8 @@ def _recall_at_k(inputs: ScoreInput) -> Scored:
 
 VQA_ACCURACY = Scorer("vqa", _vqa_accuracy, frozenset({VQA_SCORER_OPTION, LEMMATIZE_OPTION}), vqa_statistic)
 GQA_ACCURACY = Scorer("gqa", _gqa_accuracy, statistic=accuracy_statistic)
-CAPTION = Scorer("caption", _caption_scorer(by_domain=False))
-NOCAPS_CAPTION = Scorer("nocaps", _caption_scorer(by_domain=True))
+CAPTION = Scorer("caption", _caption_scorer(by_domain=False), statistic=_caption_statistic)
+NOCAPS_CAPTION = Scorer("nocaps", _caption_scorer(by_domain=True), statistic=_caption_statistic)
 RECALL_AT_K = Scorer("retrieval", _recall_at_k, statistic=rank_statistic)
 
 __all__ = [

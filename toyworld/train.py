@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from toyworld.analyses.findings import Evaluate
+from toyworld.analyses.findings import Compare, Evaluate
 from toyworld.data import ensure_root
 from toyworld.errors import ToyError
 
@@ -25,7 +25,7 @@ REFERENCE_BUILD = Path("results/toy_build.json")
 
 
 def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, evaluate: Evaluate,
-            quiet: bool = False) -> int:
+            compare: Compare, quiet: bool = False) -> int:
     """Run the toy build (or the findings); `--set scale=0.1` shortens every step, `--set export=false`
     leaves the committed weights alone."""
     from toyworld.build import build_toy, default_export_root
@@ -42,7 +42,7 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
     if recipe == "toy-findings":
         from toyworld.analyses.findings import run_findings
 
-        findings = run_findings(root, output, evaluate, scale=scale, progress=not quiet)
+        findings = run_findings(root, output, evaluate, compare, scale=scale, progress=not quiet)
         print(json.dumps(findings, indent=2))
         return 0
     export = bool(overrides.get("export", True))

@@ -54,14 +54,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def evaluate_folder(model: Path, name: str, task_names: list[str], runs: Path) -> dict[str, dict]:
-    """Evaluate a trained model folder on tasks (the toy findings' evaluator): {task: {metric: value}}."""
+def evaluate_folder(model: Path, name: str, task_names: list[str], runs: Path) -> dict[str, Path]:
+    """Evaluate a trained model folder on tasks (the toy findings' evaluator): {task: its run folder}."""
     from bench.runner.run import RunRequest, run_all
 
     request = RunRequest(tasks=task_names, model=str(model), data_root=None, output_dir=str(runs), name=name,
-                         batch_size=50, quiet=True)
-    out = {}
-    for folder in run_all(request):
-        record = json.loads((folder / "metrics.json").read_text())
-        out[record["task"]] = {k: round(v, 2) for k, v in record["metrics"].items() if isinstance(v, (int, float))}
-    return out
+                         batch_size=50, quiet=True, overwrite=True)
+    return {json.loads((folder / "metrics.json").read_text())["task"]: folder for folder in run_all(request)}

@@ -35,6 +35,7 @@ from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 from tasks.formats.common import check_same_ids
+from tasks.stats.meteor import parse_stats
 
 METRIC_KEYS: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "SPICE")
 
@@ -209,14 +210,15 @@ def score_tokenized_detailed(
     cider, cider_each = Cider().compute_score(gts, res)
     if meteor is None:
         with meteor_session() as own:
-            meteor_score, meteor_each = own.compute_score(gts, res)
+            meteor_score, meteor_each, meteor_lines = _meteor_scores(own, gts, res)
     else:
-        meteor_score, meteor_each = meteor.compute_score(gts, res)
+        meteor_score, meteor_each, meteor_lines = _meteor_scores(meteor, gts, res)
     per_image: dict[str, dict[Hashable, Any]] = {
         "BLEU": _bleu_stats(cooked, keys),
         "CIDEr": _scaled(keys, cider_each),
         "ROUGE-L": _scaled(keys, rouge_each),
         "METEOR": _scaled(keys, meteor_each),
+        "METEOR_stats": {key: parse_stats(line) for key, line in zip(keys, meteor_lines, strict=True)},
     }
 
     spice = None
@@ -238,6 +240,24 @@ def score_tokenized_detailed(
         "SPICE": spice,
     }
     return CaptionScores(metrics, per_image)
+
+
+def _meteor_scores(meteor: Meteor, gts: Mapping[Hashable, list[str]], res: Mapping[Hashable, list[str]]
+                   ) -> tuple[float, list[float], list[str]]:
+    """What ``Meteor.compute_score`` returns (the corpus score and each segment's), plus each segment's
+    statistics line, which it reads and drops.
+
+    It is the same exchange with the same jar: one ``SCORE`` line per image, then one ``EVAL`` of all their
+    statistics, whose answer is each segment's score and then the corpus score. Keeping the statistics is
+    what lets corpus METEOR be recomputed on a resample of images (:mod:`tasks.stats.meteor`).
+    """
+    with meteor.lock:
+        lines = [meteor._stat(res[key][0], gts[key]) for key in gts]
+        meteor.meteor_p.stdin.write(("EVAL ||| " + " ||| ".join(lines) + "\n").encode())
+        meteor.meteor_p.stdin.flush()
+        each = [float(meteor.meteor_p.stdout.readline().strip()) for _ in lines]
+        score = float(meteor.meteor_p.stdout.readline().strip())
+    return score, each, lines
 
 
 def _scaled(keys: Sequence[Hashable], scores: Sequence[Any]) -> dict[Hashable, float | None]:

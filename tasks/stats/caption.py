@@ -11,6 +11,7 @@ what pycocoevalcap would give on a data set holding ``w_i`` copies of it (that i
   here.
 * **CIDEr-D** depends on the whole set through its document frequencies: see :mod:`tasks.stats.caption_cider`.
 * **ROUGE-L** is the mean of per-image scores.
+* **METEOR** is a corpus metric of the jar's summed per-image statistics: see :mod:`tasks.stats.meteor`.
 
 NoCaps scores each domain on its own (its own CIDEr document frequencies and ``ref_len``), so each domain's
 metrics are recomputed from that domain's images in the resample; a resample that draws none of them gives NaN,
@@ -31,6 +32,8 @@ import numpy as np
 
 from tasks.errors import TaskInputError
 from tasks.stats.caption_cider import CiderD, ngram_counts
+from tasks.stats.meteor import STATS as METEOR_STATS
+from tasks.stats.meteor import meteor_from_sums
 from tasks.stats.resample import MetricPath
 
 BLEU_ORDER = 4
@@ -77,19 +80,23 @@ class CaptionStatistic:
     BLEU statistics (``{"testlen", "reflen", "guess", "correct"}``, see
     :class:`tasks.scoring.caption.CaptionScores`); when absent they are cooked here by pycocoevalcap.
     ``domains`` (NoCaps) adds ``("by_domain", domain, metric)`` paths, each domain scored on its own.
+    ``meteor`` is each image's 23 METEOR statistics (:func:`tasks.stats.meteor.parse_stats`); with them the
+    statistic gives METEOR too.
     """
 
     unit_label = UNIT_LABEL
 
     def __init__(self, keys: Sequence[str], candidates: Sequence[str], references: Sequence[Sequence[str]],
                  rouge_l: Sequence[float], *, bleu: Sequence[Mapping[str, Any]] | None = None,
-                 domains: Sequence[str] | None = None) -> None:
+                 domains: Sequence[str] | None = None, meteor: Sequence[Sequence[float]] | None = None) -> None:
         n = len(keys)
         lengths = {"candidates": len(candidates), "references": len(references), "rouge_l": len(rouge_l)}
         if bleu is not None:
             lengths["bleu"] = len(bleu)
         if domains is not None:
             lengths["domains"] = len(domains)
+        if meteor is not None:
+            lengths["meteor"] = len(meteor)
         for name, size in lengths.items():
             if size != n:
                 raise ValueError(f"{n} image keys but {size} {name}")
@@ -110,6 +117,7 @@ class CaptionStatistic:
             bleu = [cooked[i] for i in range(n)]
         self._bleu = np.asarray([_bleu_row(stats) for stats in bleu], dtype=np.float64)
         self._rouge = np.asarray(rouge_l, dtype=np.float64)
+        self._meteor = None if meteor is None else np.asarray(meteor, dtype=np.float64).reshape(n, METEOR_STATS)
         cand_counts = [ngram_counts(c) for c in candidates]
         ref_counts = [[ngram_counts(r) for r in refs] for refs in references]
         # (path prefix, image columns or None for all, CIDEr-D of those images)
@@ -130,6 +138,7 @@ class CaptionStatistic:
         rouge: list[float] = []
         bleu: list[Mapping[str, Any]] = []
         domains: list[str | None] = []
+        meteor: list[Any] = []
         for position, record in enumerate(records, start=1):
             try:
                 tokens = record["tokens"]
@@ -143,6 +152,10 @@ class CaptionStatistic:
                     raise ValueError("it has no tokenized references")
                 if domain is not None and not isinstance(domain, str):
                     raise ValueError("'domain' must be a string")
+                meteor_stats = record.get("METEOR_stats")
+                if meteor_stats is not None and (not isinstance(meteor_stats, list)
+                                                 or len(meteor_stats) != METEOR_STATS):
+                    raise ValueError(f"'METEOR_stats' must be a list of {METEOR_STATS} numbers")
             except (KeyError, TypeError, ValueError) as exc:
                 what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
                 label = record.get("id", "?") if isinstance(record, Mapping) else "?"
@@ -154,6 +167,7 @@ class CaptionStatistic:
             rouge.append(score)
             bleu.append(stats)
             domains.append(domain)
+            meteor.append(meteor_stats)
         if not keys:
             raise TaskInputError("no caption sample records to build intervals from")
         labelled = [d is not None for d in domains]
@@ -163,7 +177,8 @@ class CaptionStatistic:
                                  f"{missing!r} has none); re-run the evaluation to rewrite the per-sample records")
         try:
             return cls(keys, candidates, references, rouge, bleu=bleu,
-                       domains=[str(d) for d in domains] if all(labelled) else None)
+                       domains=[str(d) for d in domains] if all(labelled) else None,
+                       meteor=meteor if all(m is not None for m in meteor) else None)
         except ValueError as exc:
             raise TaskInputError(f"caption sample records: {exc}") from None
 
@@ -194,6 +209,9 @@ class CaptionStatistic:
             out[(*prefix, "CIDEr")] = 100 * cider.corpus(w)
             with np.errstate(invalid="ignore", divide="ignore"):
                 out[(*prefix, "ROUGE-L")] = np.where(empty, np.nan, (w @ rouge) / np.where(empty, 1.0, total))
+            if self._meteor is not None:
+                meteor = self._meteor if columns is None else self._meteor[columns]
+                out[(*prefix, "METEOR")] = np.where(empty, np.nan, 100 * meteor_from_sums(w @ meteor))
         return out
 
 
@@ -214,7 +232,8 @@ def caption_records(
     ``per_image`` is :attr:`tasks.scoring.caption.CaptionScores.per_image` of that scoring, ``domains`` NoCaps'
     domain of each id, ``images`` the unit key of each id (default ``str(id)``). Each record holds ``id``,
     ``image``, ``prediction``, ``references``, ``tokens`` ``{"prediction", "references"}``, ``CIDEr``,
-    ``ROUGE-L``, ``BLEU`` ``{"testlen", "reflen", "guess", "correct"}``, ``METEOR`` and ``SPICE`` when scored,
+    ``ROUGE-L``, ``BLEU`` ``{"testlen", "reflen", "guess", "correct"}``, ``METEOR`` with ``METEOR_stats`` (the
+    jar's 23 statistics) and ``SPICE`` when scored,
     and ``domain`` when given; :meth:`CaptionStatistic.from_records` reads them back.
     """
     records = []
@@ -236,6 +255,8 @@ def caption_records(
             if extra in per_image:
                 value = per_image[extra][key]
                 record[extra] = None if value is None or math.isnan(value) else value
+        if "METEOR_stats" in per_image:
+            record["METEOR_stats"] = list(per_image["METEOR_stats"][key])
         if domains is not None:
             record["domain"] = domains[key]
         records.append(record)

@@ -7,6 +7,7 @@ Java-backed check reads from it.
 from __future__ import annotations
 
 import shutil
+import threading
 import types
 
 import pytest
@@ -155,11 +156,25 @@ def test_tokenized_input_is_validated():
 
 def test_own_meteor_is_started_once_and_shut_down(monkeypatch):
     events = []
+    line = " ".join(["1.0"] * 23)
 
     class FakeProc:
+        """The jar's stdio: a SCORE line answers a statistics line, an EVAL line each segment's score then 0.25."""
+
         def __init__(self):
-            self.stdin = types.SimpleNamespace(close=lambda: events.append("stdin closed"))
+            self.stdin = types.SimpleNamespace(close=lambda: events.append("stdin closed"), write=self.write,
+                                               flush=lambda: None)
+            self.stdout = types.SimpleNamespace(readline=lambda: self.answers.pop(0).encode())
+            self.answers: list[str] = []
             self.alive = True
+
+        def write(self, data: bytes):
+            text = data.decode()
+            if text.startswith("EVAL"):
+                events.append("scored")
+                self.answers += ["0.25\n"] * text.count("|||") + ["0.25\n"]
+            else:
+                self.answers.append(line + "\n")
 
         def poll(self):
             return None if self.alive else 0
@@ -175,10 +190,11 @@ def test_own_meteor_is_started_once_and_shut_down(monkeypatch):
         def __init__(self):
             events.append("started")
             self.meteor_p = FakeProc()
+            self.lock = threading.Lock()
 
-        def compute_score(self, gts, res):
-            events.append("scored")
-            return 0.25, [0.25] * len(gts)
+        def _stat(self, hypothesis, references):
+            self.meteor_p.stdin.write(f"SCORE ||| {' ||| '.join(references)} ||| {hypothesis}\n".encode())
+            return self.meteor_p.stdout.readline().decode().strip()
 
     monkeypatch.setattr(caption, "Meteor", FakeMeteor)
     monkeypatch.setattr(caption, "_require_java", lambda: None)
@@ -188,7 +204,7 @@ def test_own_meteor_is_started_once_and_shut_down(monkeypatch):
     assert events == ["started", "scored", "stdin closed", "killed"]
 
     events.clear()
-    monkeypatch.setattr(FakeMeteor, "compute_score", lambda self, g, r: 1 / 0)
+    monkeypatch.setattr(FakeMeteor, "_stat", lambda self, h, r: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         score_tokenized({1: ["a"]}, {1: ["a"]})
     assert events == ["started", "stdin closed", "killed"]

@@ -5,8 +5,9 @@
 - Table 6: retrieval after stage 1 + fine-tuning with ITC + ITM only, against ITC + ITM + ITG.
 
 The ablated models are trained with the toy recipes and only the ablated field changed; the reference
-models are the `bench train --recipe toy` outputs in the same training folder. Results go to
-`results/toy-findings.{json,md}`.
+models are the `bench train --recipe toy` outputs in the same training folder. Each finding is a paired
+difference between the two models on the same test samples, with its bootstrap interval and p-value (the
+comparison `bench compare` makes). Results go to `results/toy-findings.{json,md}`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from tasks.atomic import atomic_write_text
 from toyworld.errors import ToyError
 
 FIG5_TASKS = ["vqav2", "okvqa", "gqa"]
@@ -22,14 +24,28 @@ TABLE6_TASKS = ["coco_retrieval", "flickr30k"]
 RESULTS = Path("results")
 
 
-# Evaluates a model folder on tasks under a run name, in a runs folder: {task: {metric: value}}. The
-# command line passes its runner here; the toy world does not import `bench`.
-Evaluate = Callable[[Path, str, list[str], Path], dict[str, dict]]
+# Evaluates a model folder on tasks under a run name, in a runs folder, and returns each task's run folder; and
+# compares two run folders of one task (B against A, paired on their shared samples: `bench compare`'s JSON). The
+# command line passes its runner and its comparison here; the toy world does not import `bench`.
+Evaluate = Callable[[Path, str, list[str], Path], dict[str, Path]]
+Compare = Callable[[Path, Path], dict]
+
+FIG5_METRICS = ["accuracy"]
+TABLE6_METRICS = ["TR@1", "TR@5", "IR@1", "IR@5"]
+TRAINING_SEEDS = 1
+SEEDS_NOTE = (
+    "The intervals and p-values resample the test set only (images for VQA, queries for retrieval), with both "
+    "models fixed. They leave out the variance between training seeds: another seed of the same recipe gives "
+    "other weights and other numbers. Each ablation here was trained with one seed (seed 0), not 3: one toy "
+    "build plus its ablations takes about half an hour on 2 CPU cores, so 3 seeds did not fit this budget, and a "
+    "difference below is a difference between two trained models, not yet between two recipes."
+)
 
 
-def run_findings(data_root: Path, output_root: Path, evaluate: Evaluate, *, scale: float = 1.0,
+def run_findings(data_root: Path, output_root: Path, evaluate: Evaluate, compare: Compare, *, scale: float = 1.0,
                  progress: bool = True, results: Path = RESULTS) -> dict:
-    """Train the ablated toy models, evaluate them beside the reference toy models, write the summary."""
+    """Train the ablated toy models, evaluate them beside the reference toy models, compare them pairwise
+    on the same test samples, and write the summary."""
     import os
 
     from toyworld.build import ToyBuild, train_toy_recipe
@@ -41,44 +57,67 @@ def run_findings(data_root: Path, output_root: Path, evaluate: Evaluate, *, scal
     missing = [str(p) for p in refs.values() if not p.is_dir()]
     if missing:
         raise ToyError(f"run `python -m bench train --recipe toy --output {output_root}` first: {missing}")
-    findings: dict = {"figure5": {}, "table6": {}, "seconds": build.seconds}
+    findings: dict = {"figure5": {}, "table6": {}, "training_seeds": TRAINING_SEEDS, "note": SEEDS_NOTE,
+                      "seconds": build.seconds}
     for family in ("opt", "t5"):
         ablated = train_toy_recipe(f"toy_stage2_{family}", data_root, output_root, scale, build, progress,
                                    name=f"toy_stage2_{family}_no_stage1", init_from=None)
-        findings["figure5"][family] = {
-            "with stage 1": evaluate(refs[f"toy_stage2_{family}"], f"toy-{family}", FIG5_TASKS, runs),
-            "without stage 1": evaluate(ablated, f"toy-{family}-no-stage1", FIG5_TASKS, runs),
-        }
+        with_stage1 = evaluate(refs[f"toy_stage2_{family}"], f"toy-{family}", FIG5_TASKS, runs)
+        without = evaluate(ablated, f"toy-{family}-no-stage1", FIG5_TASKS, runs)
+        findings["figure5"][family] = {task: _paired(compare(without[task], with_stage1[task]), FIG5_METRICS)
+                                       for task in FIG5_TASKS}
     itc_itm = ["itc", "itm"]
     train_toy_recipe("toy_stage1", data_root, output_root, scale, build, progress, name="toy_stage1_no_itg",
                      objectives=itc_itm)
     ablated = train_toy_recipe("toy_retrieval", data_root, output_root, scale, build, progress,
                                name="toy_retrieval_no_itg", init_from="recipe:toy_stage1_no_itg",
                                objectives=itc_itm)
-    findings["table6"] = {
-        "ITC+ITM+ITG": evaluate(refs["toy_retrieval"], "toy-qformer-coco", TABLE6_TASKS, runs),
-        "ITC+ITM": evaluate(ablated, "toy-qformer-coco-no-itg", TABLE6_TASKS, runs),
-    }
+    full = evaluate(refs["toy_retrieval"], "toy-qformer-coco", TABLE6_TASKS, runs)
+    no_itg = evaluate(ablated, "toy-qformer-coco-no-itg", TABLE6_TASKS, runs)
+    findings["table6"] = {task: _paired(compare(no_itg[task], full[task]), TABLE6_METRICS) for task in TABLE6_TASKS}
     results.mkdir(parents=True, exist_ok=True)
-    (results / "toy-findings.json").write_text(json.dumps(findings, indent=2) + "\n")
-    (results / "toy-findings.md").write_text(to_markdown(findings))
+    atomic_write_text(results / "toy-findings.json", json.dumps(findings, indent=2) + "\n")
+    atomic_write_text(results / "toy-findings.md", to_markdown(findings))
     return findings
 
 
+def _paired(comparison: dict, metrics: list[str]) -> dict:
+    """The top-level metrics of a comparison: ``{metric: {"a", "b", "delta", "ci95", "p_value"}}``."""
+    missing = [m for m in metrics if m not in comparison["metrics"]]
+    if missing:
+        raise ToyError(f"the comparison has no {', '.join(missing)}; its metrics: {sorted(comparison['metrics'])}")
+    return {m: comparison["metrics"][m] for m in metrics}
+
+
+def _row(cells: dict) -> str:
+    """``a | b | Δ | [low, high] | p`` of one paired metric."""
+    low, high = cells["ci95"]
+    return (f"{cells['a']:.2f} | {cells['b']:.2f} | {cells['delta']:+.2f} | [{low:+.2f}, {high:+.2f}] | "
+            f"{_p(cells['p_value'])}")
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
 def to_markdown(findings: dict) -> str:
-    """The two ablation tables, in the paper's layout."""
+    """The two ablations as paired differences, each with its 95% interval and p-value."""
     lines = ["# The paper's findings, in miniature (toy world)\n",
-             "Made by `python -m bench train --recipe toy-findings` after `python -m bench train --recipe toy`.\n",
+             "Made by `python -m bench train --recipe toy-findings` after `python -m bench train --recipe toy`. "
+             "Each row compares two models on the same test samples (`python -m bench compare RUN_A RUN_B` on "
+             "their run folders): Δ = B − A with its paired 95% bootstrap interval and two-sided p-value.\n",
+             f"**Training seeds.** {findings['note']}\n",
              "## Figure 5: stage 2 with and without stage-1 representation learning (zero-shot accuracy)\n",
-             "| LLM | stage 1 | " + " | ".join(FIG5_TASKS) + " |", "|---|---|" + "---:|" * len(FIG5_TASKS)]
-    for family, rows in findings["figure5"].items():
-        for label, metrics in rows.items():
-            cells = [f"{metrics.get(t, {}).get('accuracy', float('nan')):.2f}" for t in FIG5_TASKS]
-            lines.append(f"| toy-{family} | {label} | " + " | ".join(cells) + " |")
-    metrics = ["TR@1", "TR@5", "IR@1", "IR@5"]
+             "A = without stage 1, B = with stage 1.\n",
+             "| LLM | task | without stage 1 | with stage 1 | Δ | 95% CI | p |",
+             "|---|---|---:|---:|---:|---|---:|"]
+    for family, by_task in findings["figure5"].items():
+        for task, metrics in by_task.items():
+            lines.append(f"| toy-{family} | {task} | " + _row(metrics["accuracy"]) + " |")
     lines += ["\n## Table 6: retrieval fine-tuning objectives\n",
-              "| objectives | task | " + " | ".join(metrics) + " |", "|---|---|" + "---:|" * len(metrics)]
-    for label, by_task in findings["table6"].items():
-        for task, values in by_task.items():
-            lines.append(f"| {label} | {task} | " + " | ".join(f"{values[m]:.2f}" for m in metrics) + " |")
+              "A = ITC+ITM, B = ITC+ITM+ITG (the paper's finding: ITG helps retrieval).\n",
+              "| task | metric | ITC+ITM | ITC+ITM+ITG | Δ | 95% CI | p |", "|---|---|---:|---:|---:|---|---:|"]
+    for task, metrics in findings["table6"].items():
+        for metric, cells in metrics.items():
+            lines.append(f"| {task} | {metric} | " + _row(cells) + " |")
     return "\n".join(lines) + "\n"
