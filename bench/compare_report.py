@@ -20,8 +20,12 @@ from bench.compare import (
     pair_runs,
     statistic_of,
 )
+from tasks.stats.intervals import numeric_paths
 from tasks.stats.resample import P_VALUE_METHOD
 
+TITLES = {"right_to_wrong": "right to wrong (accuracy fell)", "wrong_to_right": "wrong to right (accuracy rose)",
+          "image_queries": "image queries whose rank moved", "text_queries": "text queries whose rank moved",
+          "CIDEr_moved": "images whose CIDEr moved"}
 NOT_COVERED = "not rebuilt from per-sample records by the task's statistic (e.g. METEOR and SPICE run in Java)"
 
 
@@ -47,7 +51,9 @@ def compare_runs(path_a: Path, path_b: Path, resamples: int, seed: int, top: int
         return report
     pairing = pair_runs(a, b, resamples, seed)
     report["shared"] = pairing.counts()
-    report["metrics"] = nest({path: diff.to_dict() for path, diff in pairing.differences.items()})
+    listed = [path for path in numeric_paths(a.result.metrics) if path in pairing.differences]  # metrics.json's order
+    order = listed + [path for path in pairing.differences if path not in listed]
+    report["metrics"] = nest({path: pairing.differences[path].to_dict() for path in order})
     report["not_compared"] = not_covered(a, b, list(pairing.differences), NOT_COVERED + ": whole-run values")
     report["changed"] = changed_samples(pairing, top)
     return report
@@ -98,7 +104,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 def _changed_markdown(changed: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     for name, block in changed.items():
-        title = name.replace("_", " ")
+        title = TITLES.get(name, name.replace("_", " "))
         lines += ["", f"#### {title}: {block['count']} sample(s)" + (", the largest moves:" if block["top"] else "")]
         if not block["top"]:
             continue

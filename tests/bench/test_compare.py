@@ -84,7 +84,7 @@ def test_markdown_names_the_method_the_counts_and_the_changed_ids(tmp_path):
     assert out.read_text(encoding="utf-8") == text
     assert "| metric | A | B | Δ | 95% CI | p |" in text and "| accuracy | 100.00 | 95.00 | -5.00 |" in text
     assert "40 shared, 0 only in A, 0 only in B" in text and "paired bootstrap" in text
-    assert "right to wrong: 2 sample(s)" in text and "| 20 | 20 | yes | 100.00 | no | 0.00 |" in text
+    assert "right to wrong (accuracy fell): 2 sample(s)" in text and "| 20 | 20 | yes | 100.00 | no | 0.00 |" in text
 
 
 def test_another_task_or_split_is_refused_naming_both(tmp_path):
