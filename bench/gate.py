@@ -102,7 +102,7 @@ def check_bundle_target(folder: Path, flag: str = "--write-baseline") -> None:
     if folder.is_dir() and any(folder.iterdir()) and not is_bundle(folder):
         raise BenchError(f"{flag} {folder} holds files that are not a baseline bundle; it is only replaced when "
                          "it is a bundle (run folders with metrics.json and samples.jsonl), so choose a new or "
-                         "empty folder")
+                         "empty folder, or a path ending in .csv for a CSV baseline")
 
 
 def write_bundle(current: pd.DataFrame, folder: Path) -> tuple[int, list[str], int]:
