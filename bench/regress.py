@@ -19,11 +19,13 @@ import pandas as pd
 
 from bench import markdown
 from bench.errors import BenchError
+from bench.gate import DEFAULT_ALPHA, FLAT, HOLM, PAIRED, Pairs, adjust
 from bench.paper import PAPER_COLUMNS
 from bench.run_folders import RunFolderError, collect_runs, read_metrics_json, results_frame
 from bench.tolerance import EPSILON, Tolerances
 from blip2.suggest import did_you_mean
 from tasks.atomic import atomic_write_text
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED, P_VALUE_METHOD
 
 KEY = ["model", "task", "split", "subset", "metric"]
 MATCH = ["task", "split", "subset", "metric"]
@@ -47,7 +49,8 @@ def load_baseline(path: Path, models: list[str] | None = None) -> pd.DataFrame:
     """A baseline as rows ``model, task, split, subset, metric, value``.
 
     ``path`` is a CSV with the paper's columns (``table`` optional, ``subset`` defaults to ``all``), one
-    ``metrics.json``, or a runs directory. For run results, ``model`` is the run name.
+    ``metrics.json``, or a runs directory such as a baseline bundle. For run results, ``model`` is the run
+    name and ``source`` the ``metrics.json`` (whose folder may hold per-sample records); a CSV row has none.
     """
     path = Path(path)
     if path.is_dir():
@@ -58,7 +61,8 @@ def load_baseline(path: Path, models: list[str] | None = None) -> pd.DataFrame:
         frame = _read_baseline_csv(path)
     else:
         raise BaselineError(f"baseline {path} does not exist")
-    frame = frame[frame["value"].notna()][KEY + ["value"]]
+    frame = frame.assign(source=frame["source"] if "source" in frame else "")
+    frame = frame[frame["value"].notna()][KEY + ["value", "source"]]
     if models:
         check_models(models, sorted(set(frame["model"])), f"baseline {path}")
         frame = frame[frame["model"].isin(models)]
@@ -98,11 +102,15 @@ def _read_baseline_csv(path: Path) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Comparison:
-    """The compared rows plus the gate's verdict."""
+    """The compared rows plus the gate's verdict, and how the paired rule was applied."""
 
     rows: pd.DataFrame
     exit_code: int
     notes: tuple[str, ...]
+    alpha: float = DEFAULT_ALPHA
+    correction: str = HOLM
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
 
 
 def _pick_run(model: str, task: str, split: str, current: pd.DataFrame) -> str | None:
@@ -119,12 +127,20 @@ def _pick_run(model: str, task: str, split: str, current: pd.DataFrame) -> str |
     return runs[0] if runs else None
 
 
+COLUMNS = ["model", "run", "task", "split", "subset", "metric", "baseline", "current", "delta", "tolerance", "status",
+           "partial", "rule", "ci_low", "ci_high", "p_value", "p_adjusted"]
+
+
 def compare(
     baseline: pd.DataFrame,
     current: pd.DataFrame,
     tolerances: Tolerances,
     run: str | None = None,
     allow_partial: bool = False,
+    alpha: float = DEFAULT_ALPHA,
+    correction: str = HOLM,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
 ) -> Comparison:
     """Match each baseline row with the current runs (``results_frame`` rows) and judge it.
 
@@ -132,6 +148,11 @@ def compare(
     checkpoint against an old one's numbers), so the baseline must hold one model per task/split/metric.
     A row from a partial current run gets the status :data:`PARTIAL` (exit 1) unless ``allow_partial``, which
     judges it as usual and keeps it marked partial in the report.
+
+    A row whose baseline and current run folders both keep per-sample records, of a metric the task's statistic
+    covers, is judged by the paired rule (:mod:`bench.gate`): Δ is the paired difference on the shared samples,
+    and it is a regression only when below −tolerance with an adjusted p-value below ``alpha``, the correction
+    running across every row judged so. Every other row keeps the flat rule ``current < baseline − tolerance``.
     """
     if run is not None:
         dup = baseline[baseline.duplicated(MATCH, keep=False)]
@@ -143,15 +164,19 @@ def compare(
         if not (current["run"] == run).any():
             raise BaselineError(f"no current run is named {run!r}; runs: {', '.join(sorted(set(current['run'])))}")
     rows, notes = [], []
+    pairs = Pairs(resamples, seed)
     for b in baseline.itertuples(index=False):
         name = run if run is not None else _pick_run(b.model, b.task, b.split, current)
         hit = current[(current["run"] == name) & (current["task"] == b.task) & (current["split"] == b.split)]
         found = hit[(hit["subset"] == b.subset) & (hit["metric"] == b.metric)]
         value = float(found["value"].iloc[0]) if len(found) else math.nan
-        tolerance = tolerances.for_metric(b.metric)
-        partial = bool(len(found)) and bool(found["partial"].iloc[0])
+        row = {"model": b.model, "run": name or "", "task": b.task, "split": b.split, "subset": b.subset,
+               "metric": b.metric, "baseline": b.value, "current": value, "delta": value - b.value,
+               "tolerance": tolerances.for_metric(b.metric), "status": PASS,
+               "partial": bool(len(found)) and bool(found["partial"].iloc[0]), "rule": FLAT,
+               "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "p_adjusted": math.nan}
         if math.isnan(value):
-            status = MISSING
+            row["status"] = MISSING
             if name is None:
                 notes.append(f"no current run of {b.model} on {b.task} {b.split}")
             elif not len(hit):
@@ -159,56 +184,62 @@ def compare(
             else:
                 notes.append(f"run {name} {b.task}-{b.split} has no value for {b.metric} ({b.subset})")
         else:
-            status = REGRESSION if value < b.value - tolerance - EPSILON else PASS
-            if partial:
+            if getattr(b, "source", ""):
+                differences, note = pairs.get(b.source, str(found["source"].iloc[0]))
+                notes += [note] if note else []
+                diff = differences.get((b.subset, b.metric))
+                if diff is not None:
+                    row.update(rule=PAIRED, baseline=diff.a, current=diff.b, delta=diff.delta, ci_low=diff.low,
+                               ci_high=diff.high, p_value=diff.p_value)
+            if row["partial"]:
                 reason = found["partial_reason"].iloc[0] or "partial"
                 verdict = "compared anyway (--allow-partial)" if allow_partial else (
                     "not compared: pass --allow-partial to compare it anyway")
                 notes.append(f"run {name} {b.task}-{b.split} is partial ({reason}); {verdict}")
-                status = status if allow_partial else PARTIAL
-        rows.append(
-            (
-                b.model,
-                name or "",
-                b.task,
-                b.split,
-                b.subset,
-                b.metric,
-                b.value,
-                value,
-                value - b.value,
-                tolerance,
-                status,
-                partial,
-            )
-        )
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "model",
-            "run",
-            "task",
-            "split",
-            "subset",
-            "metric",
-            "baseline",
-            "current",
-            "delta",
-            "tolerance",
-            "status",
-            "partial",
-        ],
-    )
+                row["status"] = PASS if allow_partial else PARTIAL
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    _judge(frame, alpha, correction)
     statuses = set(frame["status"])
     failed = bool(statuses & {REGRESSION, PARTIAL})
     code = EXIT_MISSING if MISSING in statuses else EXIT_REGRESSION if failed else EXIT_OK
-    return Comparison(frame, code, tuple(dict.fromkeys(notes)))
+    return Comparison(frame, code, tuple(dict.fromkeys(notes)), alpha, correction, resamples, seed)
+
+
+def _judge(frame: pd.DataFrame, alpha: float, correction: str) -> None:
+    """Set the status of every compared row: the paired rule (adjusted together) or the flat rule."""
+    judged = frame["status"] == PASS
+    paired = judged & (frame["rule"] == PAIRED)
+    frame.loc[paired, "p_adjusted"] = adjust(list(frame.loc[paired, "p_value"]), correction)
+    beyond = frame["delta"] < -frame["tolerance"] - EPSILON
+    significant = frame["p_adjusted"] < alpha
+    regressed = judged & beyond & ((frame["rule"] == FLAT) | significant)
+    frame.loc[regressed, "status"] = REGRESSION
 
 
 def _fmt(value: float, signed: bool = False) -> str:
     if value is None or math.isnan(value):
         return "—"
     return f"{value:+.2f}" if signed else f"{value:.2f}"
+
+
+def _fmt_p(value: float) -> str:
+    return "—" if math.isnan(value) else "1" if value >= 1 else f"{value:.3g}" if value >= 1e-4 else "<1e-4"
+
+
+def _rules(result: Comparison) -> str:
+    """Which rule judged how many rows, stated so a reader of the PR comment can check the verdict."""
+    compared = result.rows[result.rows["status"].isin([PASS, REGRESSION])]
+    tested = int((compared["rule"] == PAIRED).sum())
+    flat = f"a regression is current < baseline − tolerance ({FLAT} rule)"
+    if not tested:
+        return f"Every metric uses the {FLAT} rule: {flat}; no metric had per-sample records on both sides."
+    correction = (f"Holm's correction across these {tested}" if result.correction == HOLM
+                  else "no multiple-testing correction (--correction none)")
+    return (f"**{tested} metric(s) tested with the {PAIRED} rule** (per-sample records on both sides): baseline, "
+            f"current and Δ are recomputed on the samples both runs share, and a regression is Δ < −tolerance "
+            f"*and* p < {result.alpha:g} after {correction}. p: {P_VALUE_METHOD}; {result.resamples} resamples, "
+            f"seed {result.seed}. The other {len(compared) - tested} compared metric(s): {flat}.")
 
 
 def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) -> str:
@@ -220,30 +251,25 @@ def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) 
         EXIT_REGRESSION: "❌ regression" if REGRESSION in counts else "❌ partial run (--allow-partial compares it)",
         EXIT_MISSING: "⚠️ the runs lack metrics that the baseline has",
     }[result.exit_code]
+    p_header = "p (Holm-adjusted)" if result.correction == HOLM else "p (no correction)"
     body = [
-        [
-            r.model if r.run in ("", r.model) else f"{r.model} → {r.run}",
-            r.task,
-            r.split,
-            r.subset,
-            r.metric,
-            _fmt(r.baseline),
-            _fmt(r.current),
-            _fmt(r.delta, signed=True),
-            f"{r.tolerance:g}",
-            f"{r.status} (partial run)" if r.partial and r.status != PARTIAL else r.status,
-        ]
+        [r.model if r.run in ("", r.model) else f"{r.model} → {r.run}", r.task, r.split, r.subset, r.metric,
+         _fmt(r.baseline), _fmt(r.current), _fmt(r.delta, signed=True), f"{r.tolerance:g}",
+         f"{r.status} (partial run)" if r.partial and r.status != PARTIAL else r.status, r.rule,
+         "—" if math.isnan(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", _fmt_p(r.p_adjusted)]
         for r in rows.itertuples()
     ]
     parts = [
         f"### BLIP-2 regression check: {verdict}\n",
         f"Baseline `{baseline_name}`; {len(rows)} metric(s): "
         + ", ".join(f"{s} {counts[s]}" for s in (PASS, REGRESSION, MISSING, PARTIAL) if s in counts)
-        + f". A regression is current < baseline − tolerance; tolerance {tolerances.describe()}.\n",
+        + f"; tolerance {tolerances.describe()}.\n",
+        _rules(result) + "\n",
         markdown.table(
-            ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status"],
+            ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status", "rule",
+             "Δ 95% CI", p_header],
             body,
-            "lllllrrrrl",
+            "lllllrrrrllrr",
         )
         + "\n",
     ]

@@ -11,11 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from bench.errors import BenchError
+from bench.gate import CORRECTIONS, DEFAULT_ALPHA, HOLM, check_bundle_target, write_bundle
 from bench.regress import check_models, compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
-from bench.writable import check_output_file, read_errors, write_errors
+from bench.typed_flags import given_flags
+from bench.writable import check_output_file, check_output_folder, read_errors, write_errors
 from tasks.atomic import atomic_write_text
 
 NAME = "regress"
@@ -27,9 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode.add_argument(
         "--baseline",
         type=Path,
-        help="baseline: CSV (table,model,task,split,subset,metric,value), a metrics.json, or a runs directory",
+        help="baseline: a bundle or runs directory (<run>/<task>-<split>/metrics.json, with samples.jsonl for the "
+        "paired rule), a metrics.json, or a CSV (table,model,task,split,subset,metric,value; flat rule)",
     )
-    mode.add_argument("--write-baseline", type=Path, metavar="FILE", help="snapshot the current runs as a baseline CSV")
+    mode.add_argument(
+        "--write-baseline", type=Path, metavar="DIR|FILE.csv",
+        help="snapshot the current runs: a path ending in .csv gets a CSV of their numbers (flat rule); any other "
+        "path a baseline bundle, a folder with each run folder's metrics.json and samples.jsonl (paired rule). "
+        "An existing bundle there is replaced; a folder holding anything else is refused",
+    )
     parser.add_argument(
         "--runs", type=Path, default=DEFAULT_RUNS_DIR, help=f"current runs (default: {DEFAULT_RUNS_DIR})"
     )
@@ -54,20 +64,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare partial current runs (--limit, skipped images, trimmed annotation files) instead of failing "
         "them with exit 1; they stay marked partial in the report (default: off)",
     )
+    parser.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                        help="paired rule: a drop beyond the tolerance fails only when its (corrected) p-value is "
+                        "below this significance level (0 < alpha < 1)")
+    parser.add_argument("--correction", choices=CORRECTIONS, default=HOLM,
+                        help="paired rule: the multiple-testing correction across every metric tested so")
 
 
 # flags that only shape a comparison: with --write-baseline there is none, so giving one is an error
-_COMPARE_ONLY = {"tolerance": "--tolerance", "allow_partial": "--allow-partial", "output": "--output"}
+_COMPARE_ONLY = {"tolerance": "--tolerance", "allow_partial": "--allow-partial", "output": "--output",
+                 "alpha": "--alpha", "correction": "--correction"}
 
 
 def run(args: argparse.Namespace) -> int:
     if args.write_baseline is not None:
-        given = [flag for dest, flag in _COMPARE_ONLY.items() if getattr(args, dest) not in (None, False)]
+        typed = given_flags(args)
+        given = [flag for dest, flag in _COMPARE_ONLY.items() if dest in typed]
         if given:
             raise BenchError(f"{', '.join(given)} shape(s) a comparison and cannot be used with --write-baseline, "
                              "which only snapshots the current runs; drop them (or use --baseline)")
+    if not 0 < args.alpha < 1:
+        raise BenchError(f"--alpha must lie strictly between 0 and 1, got {args.alpha:g}")
     tolerances = parse_tolerances(args.tolerance, 0.0)
-    for path, flag, example in ((args.write_baseline, "--write-baseline", "baseline.csv"),
+    bundle = args.write_baseline is not None and args.write_baseline.suffix.lower() != ".csv"
+    if bundle:
+        check_bundle_target(args.write_baseline)
+        check_output_folder(args.write_baseline.parent, "--write-baseline")
+    for path, flag, example in ((None if bundle else args.write_baseline, "--write-baseline", "baseline.csv"),
                                 (args.output, "--output", "report.md")):
         if path is not None:
             check_output_file(path, flag, example)
@@ -79,6 +102,8 @@ def run(args: argparse.Namespace) -> int:
         if args.model:
             check_models(args.model, sorted(set(current["run"])), f"the runs in {args.runs}")
             current = current[current["run"].isin(args.model)]
+        if bundle:
+            return _write_bundle(current, args.write_baseline)
         with write_errors(args.write_baseline, "--write-baseline"):
             count = write_baseline(current, args.write_baseline)
         print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
@@ -87,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         baseline = load_baseline(args.baseline, args.model)
     if not len(baseline):
         raise BenchError(f"baseline {args.baseline} has no metric to compare")
-    result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial)
+    result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial,
+                     alpha=args.alpha, correction=args.correction)
     report = to_markdown(result, tolerances, str(args.baseline))
     sys.stdout.write(report)
     if args.output is not None:
@@ -95,3 +121,13 @@ def run(args: argparse.Namespace) -> int:
             atomic_write_text(args.output, report)
     return result.exit_code
 
+
+def _write_bundle(current: pd.DataFrame, folder: Path) -> int:
+    replacing = folder.is_dir() and any(folder.iterdir())
+    with write_errors(folder, "--write-baseline"):
+        count, lacking, size = write_bundle(current, folder)
+    print(f"{'replaced' if replacing else 'wrote'} the baseline bundle {folder}: {count} run folder(s), "
+          f"{size} bytes (metrics.json and samples.jsonl only)")
+    if lacking:
+        print(f"without samples.jsonl, so gated by the flat rule: {', '.join(lacking)}")
+    return 0

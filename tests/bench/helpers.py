@@ -69,3 +69,27 @@ def bench_here(*args: str) -> subprocess.CompletedProcess:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(list(args))
     return subprocess.CompletedProcess(["python", "-m", "bench", *args], code, out.getvalue(), err.getvalue())
+
+
+def write_sampled_run(runs: Path, run: str, task: str, split: str, records: list[dict[str, Any]]) -> Path:
+    """A run folder with per-sample records: ``samples.jsonl`` plus a ``metrics.json`` whose metrics are the
+    task's own statistic rebuilt from those records (as ``bench run`` computes them); returns the folder."""
+    import tasks
+
+    metrics: dict[str, Any] = {}
+    for path, value in tasks.get(task).scorer.statistic(records).point().items():
+        node = metrics
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = value
+    folder = write_run(runs, run, task, split, metrics, n=len(records)).parent
+    (folder / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return folder
+
+
+def vqa_records(n: int, wrong: set[int], per_image: int = 1,
+                answer_type: Any = lambda i: "yes/no") -> list[dict[str, Any]]:
+    """``n`` VQAv2 per-sample records, question ``i`` answered right (accuracy 100) unless ``i`` is in ``wrong``."""
+    return [{"id": i, "image": i // per_image, "prediction": "no" if i in wrong else "yes",
+             "accuracy": 0.0 if i in wrong else 100.0, "answer_type": answer_type(i), "question_type": "is the",
+             "answers": ["yes"] * 10} for i in range(n)]

@@ -87,6 +87,7 @@ def test_version_names_ours_torch_and_transformers(capsys):
 @pytest.mark.parametrize("flag", ["--output", "--write-baseline"])
 def test_regress_output_naming_a_folder_is_exit_2_not_a_regression(tmp_path, capsys, flag):
     (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "notes.txt").write_text("mine")  # a folder, and not a baseline bundle to replace
     mode = ["--baseline", str(tmp_path / "b.csv")] if flag == "--output" else []
     assert main(["regress", *mode, flag, str(tmp_path / "report"), "--runs", str(tmp_path / "runs")]) == 2
     err = capsys.readouterr().err

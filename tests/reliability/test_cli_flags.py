@@ -213,11 +213,16 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
     "regress": (["--baseline", "b.csv"], {
         "runs": ["--runs", "other"], "tolerance": ["--tolerance", "accuracy=1"], "model": ["--model", "toy-opt"],
         "run": ["--run", "toy-t5"], "output": ["--output", "report.md"], "allow_partial": ["--allow-partial"],
-        "write_baseline": None, "baseline": None}),
+        "alpha": ["--alpha", "0.01"], "correction": ["--correction", "none"], "write_baseline": None,
+        "baseline": None}),
     "regress --write-baseline": (["--write-baseline", "w.csv"], {
         "runs": ["--runs", "other"], "model": ["--model", "toy-opt"], "run": ["--run", "toy-t5"],
         "tolerance": ["--tolerance", "accuracy=1"], "output": ["--output", "report.md"],
-        "allow_partial": ["--allow-partial"], "write_baseline": None, "baseline": None}),
+        "allow_partial": ["--allow-partial"], "alpha": ["--alpha", "0.05"], "correction": ["--correction", "holm"],
+        "write_baseline": None, "baseline": None}),
+    "compare": (["a", "b"], {
+        "format": ["--format", "json"], "output": ["--output", "c.md"], "bootstrap_iters": ["--bootstrap-iters", "5"],
+        "bootstrap_seed": ["--bootstrap-seed", "3"], "top": ["--top", "2"], "run_a": None, "run_b": None}),
     "train": (["--recipe", "toy_stage1"], {
         "recipe": ["--recipe", "toy_stage2_opt"], "data_root": ["--data-root", "d"], "output": ["--output", "o"],
         "set": ["--set", "max_steps=3"], "quiet": ["--quiet"]}),
@@ -240,6 +245,7 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
 @pytest.fixture
 def recorders(monkeypatch, tmp_path):
     """Replace each command's working function by one that records its arguments; returns the record."""
+    import bench.commands.compare as compare_command
     import bench.commands.cost as cost
     import bench.commands.leaderboard as leaderboard
     import bench.commands.regress as regress
@@ -266,6 +272,8 @@ def recorders(monkeypatch, tmp_path):
             "Result", (), {"exit_code": 0})()), (regress, "to_markdown", lambda *a: "report\n"),
         (training_run, "run_recipe", lambda r, d, o, progress: calls.append((r.to_dict(), str(d), str(o), progress))
          or Trained()),
+        (compare_command, "compare_runs", rec("compare", {"metrics": {}})),
+        (compare_command, "to_markdown", lambda report: "report\n"),
         (cost, "estimate_for", rec("estimate", None)), (cost, "format_estimate", rec("format", "")),
         (leaderboard, "collect_runs", rec("collect", [])), (leaderboard, "results_frame", lambda runs: CURRENT),
         (leaderboard, "load_paper_results", lambda: None),
@@ -313,7 +321,8 @@ def test_a_flag_changes_what_the_command_does_or_is_refused(command, dest, recor
 
 def test_write_baseline_refuses_the_comparison_flags(recorders, capsys):
     """The walk is not vacuous: these must be refusals, and --model must narrow the snapshot."""
-    for extra in (["--tolerance", "accuracy=1"], ["--output", "r.md"], ["--allow-partial"]):
+    for extra in (["--tolerance", "accuracy=1"], ["--output", "r.md"], ["--allow-partial"], ["--alpha", "0.05"],
+                  ["--correction", "holm"]):
         code, _, err, calls = outcome("regress", ["--write-baseline", "w.csv", *extra], recorders, capsys)
         assert code == 2 and extra[0] in err and "Traceback" not in err
         assert calls == [[]]  # refused before reading any run: no call, no file

@@ -121,6 +121,7 @@ def test_regress_model_typo_names_the_value_and_suggests(tmp_path, capsys):
 
 
 def test_output_file_that_is_a_folder_suggests_a_file_of_its_kind(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("mine")  # a folder that is not a baseline bundle (those are replaced)
     err = refused(["regress", "--write-baseline", str(tmp_path), "--runs", str(tmp_path)], capsys,
                   "--write-baseline")
     assert "report.md" not in err and ".csv" in err
