@@ -46,12 +46,20 @@ def run(args: argparse.Namespace) -> int:
         from toyworld.train import run_toy
 
         return run_toy(args.recipe, args.data_root, Path(args.output), _overrides(args.set), evaluate_folder,
-                       quiet=args.quiet)
+                       compare_folders, quiet=args.quiet)
     recipe = load_recipe(args.recipe).with_overrides(_overrides(args.set))
     result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet)
     loss = f"final loss {result.losses[-1]:.4f}" if result.losses else "no loss logged"  # resumed at its end
     print(f"{recipe.name}: {result.steps} steps, {loss}; model saved to {result.output_dir / 'model'}")
     return 0
+
+
+def compare_folders(a: Path, b: Path) -> dict:
+    """`bench compare A B` as JSON (B against A on their shared samples), for the toy findings."""
+    from bench.compare_report import compare_runs
+    from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
+
+    return compare_runs(a, b, DEFAULT_RESAMPLES, DEFAULT_SEED, top=10)
 
 
 def evaluate_folder(model: Path, name: str, task_names: list[str], runs: Path) -> dict[str, Path]:

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 import blip2
+import tasks
 from bench.cli import main
 from blip2 import zoo
 from blip2.training import load_recipe
@@ -117,25 +118,36 @@ def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_roo
     """`bench train --recipe toy-findings` (tiny scale): Figure 5's stage 2 from a fresh Q-Former and
     Table 6's ITC+ITM-only stage 1 + retrieval are trained under their own names, evaluated beside the
     reference models, and written as JSON and Markdown."""
-    from bench.commands.train import evaluate_folder
-    from toyworld.analyses.findings import FIG5_TASKS, TABLE6_TASKS, run_findings
+    from bench.commands.train import compare_folders, evaluate_folder
+    from toyworld.analyses.findings import FIG5_TASKS, TABLE6_METRICS, TABLE6_TASKS, run_findings
 
     monkeypatch.setenv("BLIP2_DATA", str(small_root))  # run_findings only sets it when unset
-    findings = run_findings(small_root, toy_build, evaluate_folder, scale=0.004, progress=False, results=tmp_path)
+    findings = run_findings(small_root, toy_build, evaluate_folder, compare_folders, scale=0.004, progress=False,
+                            results=tmp_path)
+    runs = toy_build / "findings-runs"
     for family in ("opt", "t5"):
-        rows = findings["figure5"][family]
-        assert set(rows) == {"with stage 1", "without stage 1"}
-        assert all(set(rows[label]) == set(FIG5_TASKS) for label in rows)
+        assert set(findings["figure5"][family]) == set(FIG5_TASKS)
+        for task, metrics in findings["figure5"][family].items():
+            # A = without stage 1, B = with stage 1, each the run's own accuracy (the same samples on both sides)
+            cells = metrics["accuracy"]
+            folder = runs / f"toy-{family}-no-stage1" / f"{task}-{tasks.get(task).default_split}"
+            without = json.loads((folder / "metrics.json").read_text())
+            assert cells["a"] == pytest.approx(without["metrics"]["accuracy"], abs=0.01)
+            assert cells["delta"] == pytest.approx(cells["b"] - cells["a"])
+            low, high = cells["ci95"]
+            assert low <= cells["delta"] <= high and 0 <= cells["p_value"] <= 1
         ablated = blip2.load_model(toy_build / f"toy_stage2_{family}_no_stage1" / "model")
         reference = blip2.load_model(toy_build / f"toy_stage2_{family}" / "model")
         assert not torch.equal(ablated.qformer.query_tokens, reference.qformer.query_tokens)
-    assert set(findings["table6"]) == {"ITC+ITM+ITG", "ITC+ITM"}
-    assert all(set(by_task) == set(TABLE6_TASKS) for by_task in findings["table6"].values())
+    assert set(findings["table6"]) == set(TABLE6_TASKS)
+    assert all(set(by_metric) == set(TABLE6_METRICS) for by_metric in findings["table6"].values())
+    assert findings["training_seeds"] == 1 and "training seeds" in findings["note"]
     assert (toy_build / "toy_stage1_no_itg" / "model").is_dir()
     assert (toy_build / "toy_retrieval_no_itg" / "model").is_dir()
     assert json.loads((tmp_path / "toy-findings.json").read_text())["table6"] == findings["table6"]
     markdown = (tmp_path / "toy-findings.md").read_text()
-    assert "## Figure 5" in markdown and "## Table 6" in markdown and "| ITC+ITM |" in markdown
+    assert "## Figure 5" in markdown and "## Table 6" in markdown and "95% CI" in markdown
+    assert "| coco_retrieval | IR@1 |" in markdown and "**Training seeds.**" in markdown
 
 
 def test_a_rebuild_retraces_the_recorded_build_step_by_step(toy_build, small_root, tmp_path, monkeypatch, capsys):
