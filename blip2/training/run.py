@@ -14,6 +14,7 @@ from ..processing import ImageTransform
 from . import init
 from .data import ExampleDataset, TarShardPairs, expand_braces, karpathy_examples, vqa_examples
 from .recipe import Recipe, RecipeStartError
+from .tracking import choose_tracker
 from .trainer import TrainResult, train
 
 
@@ -125,13 +126,16 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.D
     return ExampleDataset(examples, transform, seed=recipe.seed)
 
 
-def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True) -> TrainResult:
-    """Train `recipe`; the model is saved (our format) to `<output_root>/<recipe>/model`."""
+def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True,
+               log_with: str | None = "none") -> TrainResult:
+    """Train `recipe`; the model is saved (our format) to `<output_root>/<recipe>/model`; `log_with` names the
+    experiment tracker (`tracking.TRACKERS`; None: TensorBoard when installed)."""
+    choose_tracker(log_with)  # a tracker that is not installed stops the run before the model is built
     out = output_root / recipe.name
     model = starting_model(recipe, output_root)
     dataset = recipe_dataset(recipe, data_root, model)
     out.mkdir(parents=True, exist_ok=True)  # only now: unreachable weights or data leave no folder behind
-    result = train(recipe, model, dataset, out, progress=progress)
+    result = train(recipe, model, dataset, out, progress=progress, log_with=log_with)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
         api.save_model(model.eval(), out / "model")
     return result

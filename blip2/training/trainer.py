@@ -4,6 +4,7 @@ and any number of processes or nodes (`accelerate launch` / `torchrun`) without 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from accelerate.utils import DataLoaderConfiguration, set_seed
+from accelerate.utils import DataLoaderConfiguration, ProjectConfiguration, set_seed
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
@@ -20,6 +21,7 @@ from .data import collate
 from .objectives import loss_for
 from .optim import cosine_lr, param_groups
 from .recipe import Recipe
+from .tracking import choose_tracker, init_kwargs, scalar_config
 
 
 @dataclass
@@ -68,24 +70,29 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     loss_fn: Callable | None = None,
+    log_with: str | None = "none",
 ) -> TrainResult:
-    """Run `recipe` on `model`; logs to `output_dir/log.jsonl`, resumes from `output_dir/checkpoint`.
+    """Run `recipe` on `model`; logs to `output_dir/log.jsonl` and to the tracker `log_with` (a
+    `tracking.TRACKERS` name; None: TensorBoard when installed), resumes from `output_dir/checkpoint`.
 
     `stop_after` ends the loop early (after that many optimiser steps) as a pre-emption would. On CPU the
     kernels are deterministic (`deterministic_kernels`), so a run repeats exactly.
     """
+    tracker = choose_tracker(log_with)  # a tracker that is not installed stops here, before any work
     cpu = (not torch.cuda.is_available()) if cpu is None else cpu
     with deterministic_kernels(cpu):
-        return _train(recipe, model, dataset, Path(output_dir), cpu, progress, stop_after, loss_fn)
+        return _train(recipe, model, dataset, Path(output_dir), cpu, progress, stop_after, loss_fn, tracker)
 
 
 def _train(recipe: Recipe, model: torch.nn.Module, dataset: Dataset, output_dir: Path, cpu: bool, progress: bool,
-           stop_after: int | None, loss_fn: Callable | None) -> TrainResult:
+           stop_after: int | None, loss_fn: Callable | None, tracker: str | None) -> TrainResult:
     # split_batches: every process takes its slice of the same global batch, so 1 and N processes
     # see exactly the same samples at each step.
     accelerator = Accelerator(cpu=cpu, mixed_precision=_mixed_precision(recipe, cpu),
                               gradient_accumulation_steps=recipe.grad_accum,
-                              dataloader_config=DataLoaderConfiguration(split_batches=True))
+                              dataloader_config=DataLoaderConfiguration(split_batches=True),
+                              log_with=tracker, project_config=ProjectConfiguration(
+                                  project_dir=str(output_dir), logging_dir=str(output_dir / "logs")))
     set_seed(recipe.seed)
     per_process = recipe.batch_size // (recipe.grad_accum * accelerator.num_processes)
     if per_process < 1 or per_process * recipe.grad_accum * accelerator.num_processes != recipe.batch_size:
@@ -110,6 +117,10 @@ def _train(recipe: Recipe, model: torch.nn.Module, dataset: Dataset, output_dir:
     bar = tqdm(total=total, initial=step, desc=recipe.name, disable=not progress or not accelerator.is_main_process)
     output_dir.mkdir(parents=True, exist_ok=True)
     log = open(output_dir / "log.jsonl", "a") if accelerator.is_main_process else None  # noqa: SIM115
+    if tracker is not None:
+        accelerator.init_trackers(recipe.name, config=scalar_config(recipe.__dict__),
+                                  init_kwargs=init_kwargs(tracker, output_dir / "logs"))
+    clock = time.perf_counter()
     epoch = step // max(1, steps_per_epoch)
     while step < total:
         if hasattr(dataset, "set_epoch"):
@@ -140,6 +151,12 @@ def _train(recipe: Recipe, model: torch.nn.Module, dataset: Dataset, output_dir:
             if log is not None:
                 log.write(json.dumps({"step": step, "loss": mean_loss, "lr": lr, **parts}) + "\n")
                 log.flush()
+            if tracker is not None:  # throughput: global samples per second of this step (checkpointing included)
+                now = time.perf_counter()
+                accelerator.log({"train/loss": mean_loss, "train/lr": lr,
+                                 "train/samples_per_s": recipe.batch_size / max(now - clock, 1e-9),
+                                 **{f"train/{k}": v for k, v in parts.items()}}, step=step)
+                clock = now
             if step % recipe.save_every == 0 or step == total or step == stop_after:
                 _save_state(accelerator, state_path, step, losses)
             if step >= total or step == stop_after:
@@ -150,6 +167,8 @@ def _train(recipe: Recipe, model: torch.nn.Module, dataset: Dataset, output_dir:
     bar.close()
     if log is not None:
         log.close()
+    if tracker is not None:
+        accelerator.end_training()
     accelerator.wait_for_everyone()
     return TrainResult(step, losses, output_dir)
 
