@@ -214,7 +214,8 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
         "allow_partial": ["--allow-partial"], "write_baseline": None, "baseline": None}),
     "train": (["--recipe", "toy_stage1"], {
         "recipe": ["--recipe", "toy_stage2_opt"], "data_root": ["--data-root", "d"], "output": ["--output", "o"],
-        "set": ["--set", "max_steps=3"], "quiet": ["--quiet"], "log_with": ["--log-with", "none"]}),
+        "set": ["--set", "max_steps=3"], "quiet": ["--quiet"], "log_with": ["--log-with", "none"],
+        "allow_pipe_shards": ["--allow-pipe-shards"]}),
     "card": (["--model-id", "me/m", "runs/m"], {
         "runs": ["other"], "model_id": ["--model-id", "me/other"], "source_url": ["--source-url", "https://x.org"],
         "output": ["--output", "CARD.md"], "allow_partial": ["--allow-partial"], "allow_toy": ["--allow-toy"]}),
@@ -255,7 +256,7 @@ def recorders(monkeypatch, tmp_path):
         return lambda *a, **k: calls.append((name, [str(x) for x in a], {k: str(v) for k, v in k.items()})) or result
 
     class Trained:
-        steps, losses, output_dir = 3, [1.0], tmp_path
+        steps, losses, output_dir, samples_read, bad_samples = 3, [1.0], tmp_path, None, None
 
     patches = [
         (regress, "collect_runs", rec("collect", [])), (regress, "results_frame", lambda runs: CURRENT),
@@ -263,8 +264,8 @@ def recorders(monkeypatch, tmp_path):
         (regress, "write_baseline", lambda frame, path: calls.append(("write", frame.to_dict())) or len(frame)),
         (regress, "compare", lambda b, c, t, **k: calls.append(("compare", b.to_dict(), t, k)) or type(
             "Result", (), {"exit_code": 0})()), (regress, "to_markdown", lambda *a: "report\n"),
-        (training_run, "run_recipe", lambda r, d, o, progress, log_with=None: calls.append(
-            (r.to_dict(), str(d), str(o), progress, log_with)) or Trained()),
+        (training_run, "run_recipe", lambda r, d, o, progress, log_with=None, allow_pipe_shards=False: calls.append(
+            (r.to_dict(), str(d), str(o), progress, log_with, allow_pipe_shards)) or Trained()),
         (card, "read_runs", rec("read", [])), (card, "eval_results", rec("results", ["result"])),
         (card_file, "update_card", rec("update", "card\n")), (card_file, "model_index_name", lambda c, w: None),
         (cost, "estimate_for", rec("estimate", None)), (cost, "format_estimate", rec("format", "")),
