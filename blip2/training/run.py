@@ -108,7 +108,7 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model, *, allow_pipe_shards:
     transform = ImageTransform(recipe.image_size, model.cfg.image_mean, model.cfg.image_std,
                                train=recipe.train_augment)
     examples, shard_specs = [], shard_spec(recipe)
-    for spec in recipe.data:
+    for spec in recipe.data if shard_specs is None else ():
         kind = spec.get("type")
         if kind == "karpathy":
             examples += karpathy_examples(data_root, spec)
@@ -116,9 +116,6 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model, *, allow_pipe_shards:
             examples += vqa_examples(data_root, spec)
         elif kind not in ("note", "tar_shards"):
             raise ValueError(f"recipe {recipe.name}: unknown data source type {kind!r}")
-    if shard_specs and examples:
-        raise RecipeError(f"recipe {recipe.name}: mixing tar shards and JSON sources is not supported yet; keep one "
-                          "kind in --set data=[...] (JSON), e.g. only the tar_shards source")
     if shard_specs:
         from .shards import ShardStream, shard_urls
 
@@ -128,11 +125,14 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model, *, allow_pipe_shards:
 
 
 def shard_spec(recipe: Recipe) -> str | None:
-    """The recipe's shard spec: `shards` when set, else its tar_shards sources' patterns joined by '::'."""
-    if recipe.shards is not None:
-        return recipe.shards
+    """The recipe's shard spec: `shards` when set, else its tar_shards sources' patterns joined by '::'.
+    Shards and JSON sources together are refused (not supported yet)."""
     patterns = [spec["pattern"] for spec in recipe.data if spec.get("type") == "tar_shards"]
-    return "::".join(patterns) or None
+    spec = recipe.shards if recipe.shards is not None else "::".join(patterns) or None
+    if spec is not None and any(s.get("type") in ("karpathy", "vqa") for s in recipe.data):
+        raise RecipeError(f"recipe {recipe.name}: mixing tar shards and JSON sources is not supported yet; train on "
+                          "the shards alone with --set data=[] --set shards=PATTERN")
+    return spec
 
 
 def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True,
