@@ -48,7 +48,12 @@ def run(args: argparse.Namespace) -> int:
     content = ""
     if args.output.exists():
         with read_errors(args.output, "--output"):
-            content = args.output.read_bytes().decode("utf-8")
+            raw = args.output.read_bytes()
+        try:
+            content = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BenchError(f"--output {args.output}: not UTF-8 text ({exc.reason} at byte {exc.start}); a model "
+                             "card is a UTF-8 README.md") from None
     name = model_index_name(content, str(args.output)) or args.model_id or runs[0].result.run
     ours = eval_results(runs, source_url)
     if not ours:

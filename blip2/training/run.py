@@ -142,11 +142,7 @@ def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: 
     with `allow_pipe_shards`."""
     choose_tracker(log_with)  # a tracker that is not installed stops the run before the model is built
     out = output_root / recipe.name
-    if shard_spec(recipe) is not None:  # shards are found (or refused) before the model is built
-        from .shards import shard_urls
-
-        shard_urls(shard_spec(recipe), data_root, allow_pipe=allow_pipe_shards, where=f"recipe {recipe.name}, shards")
-    model = starting_model(recipe, output_root)
+    model = starting_model(recipe, output_root)  # its released weights are looked up first, then it is built
     dataset = recipe_dataset(recipe, data_root, model, allow_pipe_shards=allow_pipe_shards)
     out.mkdir(parents=True, exist_ok=True)  # only now: unreachable weights or data leave no folder behind
     result = train(recipe, model, dataset, out, progress=progress, log_with=log_with)

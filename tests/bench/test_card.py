@@ -152,6 +152,9 @@ def test_bad_requests_are_named(tmp_path, capsys):
     for args, words in cases:
         assert main(["card", *args]) == 2
         assert words in capsys.readouterr().err
+    (tmp_path / "README.md").write_bytes(b"\xff\xfe not text")
+    assert main(["card", str(vqa), "--model-id", "me/m", "--output", out]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
     (tmp_path / "README.md").write_text("---\nmodel-index: 3\n---\nprose\n")
     assert main(["card", str(vqa), "--model-id", "me/m", "--output", out]) == 2
     assert "model-index" in capsys.readouterr().err

@@ -150,7 +150,7 @@ def test_too_many_bad_samples_stop_the_run_and_fewer_are_logged(tiny_dir, tmp_pa
         capsys.readouterr().out
 
 
-def test_pipe_shards_and_empty_patterns_are_refused_before_the_model_is_built(tiny_dir, tmp_path, capsys):
+def test_pipe_shards_and_empty_patterns_are_refused_before_training(tiny_dir, tmp_path, capsys):
     recipe = _recipe_file(tmp_path, tiny_dir)
     argv = ["train", "--recipe", str(recipe), "--data-root", str(tmp_path / "nothing"), "--output", str(tmp_path)]
     assert main(argv) == 2
