@@ -37,11 +37,11 @@ def update_card(content: str, model_name: str, ours: list, where: str) -> str:
     `EvalResult`s). A card without metadata gets a metadata block in front of its unchanged text."""
     data, match = _metadata(content, where)
     index = _model_index(data, where)
-    name = index[0]["name"] if index else model_name
+    name = (index[0].get("name") if index else None) or model_name  # a card's own model-index name is kept
     new_entries = eval_results_to_model_index(name, ours)[0]["results"]
     replaced = _replaced({_result_key(e) for e in new_entries})
     kept = [e for e in index[0]["results"] if not replaced(e)] if index else []
-    wanted = {**data, "model-index": [{**(index[0] if index else {"name": name}), "results": kept + new_entries}]}
+    wanted = {**data, "model-index": [{**(index[0] if index else {}), "name": name, "results": kept + new_entries}]}
     if match is None:
         new = "---\n" + _dump({"model-index": wanted["model-index"]}) + "---\n" + content
     else:
@@ -174,7 +174,10 @@ def _splice(yaml_text: str, old_results: list, replaced: Callable[[Any], bool], 
 
 def _replace_key(yaml_text: str, wanted: dict[str, Any]) -> str:
     """Rewrite the `model-index` key alone (values kept, formatting not), every other byte as it was."""
-    key, value = _key_nodes(yaml_text)
+    nodes = _key_nodes(yaml_text)
+    if nodes is None:
+        raise BenchError("could not add a model-index to the card's metadata; please report this card's layout")
+    key, value = nodes
     start = yaml_text.rfind("\n", 0, key.start_mark.index) + 1
     end = _line_end(yaml_text, _last_end(value))
     block = _dump({"model-index": wanted["model-index"]})

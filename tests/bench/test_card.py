@@ -117,6 +117,16 @@ def test_a_flow_style_model_index_is_rewritten_with_its_values_and_the_prose_kep
     assert len(card.data.eval_results) == 1 + 4
 
 
+def test_a_model_index_without_a_name_gets_one(tmp_path):
+    vqa, _ = _runs(tmp_path)
+    out = tmp_path / "README.md"
+    out.write_text("---\nlicense: mit\nmodel-index:\n- results: []\n---\nText.\n")
+    assert main(["card", str(vqa), "--model-id", "me/m", "--output", str(out)]) == 0
+    assert out.read_text().startswith("---\nlicense: mit\n") and out.read_text().endswith("---\nText.\n")
+    card = ModelCard.load(out)
+    assert card.data.model_name == "me/m" and len(card.data.eval_results) == 4
+
+
 def test_a_card_without_metadata_gets_it_in_front_of_its_text(tmp_path):
     vqa, _ = _runs(tmp_path)
     out = tmp_path / "README.md"
