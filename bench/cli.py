@@ -43,9 +43,16 @@ def version_text() -> str:
     return f"blip2-bench {blip2.__version__} (torch {installed('torch')}, transformers {installed('transformers')})"
 
 
+def program_name() -> str:
+    """`blip2-bench` when run as the installed command, else `python -m bench` (the same program)."""
+    from pathlib import Path
+
+    return "blip2-bench" if Path(sys.argv[0]).name == "blip2-bench" else "python -m bench"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Reproduce and evaluate BLIP-2 on its paper benchmarks.",
+        prog=program_name(), description="Reproduce and evaluate BLIP-2 on its paper benchmarks.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=version_text(),

@@ -69,7 +69,17 @@ def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
         folders += run_all(request)
     if job.refreshes_leaderboard:
         write_leaderboard(job.output_dir, job.results_dir)
+    print(where_it_wrote(job))
     return folders
+
+
+def where_it_wrote(job: DefaultJob) -> str:
+    """The folders the job read and wrote, as absolute paths: installed, it runs from any folder, and its
+    relative defaults land under the current one."""
+    board = (f"leaderboard {Path(job.results_dir).resolve()}/leaderboard.{{csv,md,png}}" if job.refreshes_leaderboard
+             else "leaderboard not rewritten (only a full run into <results>/runs refreshes it)")
+    return (f"default job: toy data root {Path(job.data_root).resolve()}; run folders in "
+            f"{Path(job.output_dir).resolve()}; {board}")
 
 
 def write_leaderboard(runs: Path, out: Path) -> list[Path]:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Create .venv (or $VENV) and install blip2-bench with its dev tools. Safe to run again.
+# Create .venv (or $VENV) and install blip2-bench (the `blip2-bench` command) with its dev tools and the
+# experiment trackers (extras dev, trackers). Safe to run again.
 #
 # torch and torchvision are installed first as a matching pair: a torch wheel on its own can
 # pull a torchvision that does not import beside it ("operator torchvision::nms does not exist").
@@ -21,5 +22,5 @@ if ! "$VENV/bin/python" -c "import torch, torchvision" >/dev/null 2>&1; then
   echo "installing $TORCH ..."
   "$VENV/bin/python" -m pip install --quiet $TORCH
 fi
-"$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+"$VENV/bin/python" -m pip install --quiet -e ".[dev,trackers]"
 echo "ready: $VENV/bin/python ($("$VENV/bin/python" -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)'))"

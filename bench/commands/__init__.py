@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from bench.commands import (
+    card,
     compare,
     cost,
     leaderboard,
@@ -23,5 +24,5 @@ from bench.commands import (
     train,
 )
 
-COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, compare, train, cost,
+COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, compare, card, train, cost,
                                    toy_data, toy_chance, toy_ceiling, toy_itm_negatives)

@@ -8,6 +8,7 @@ import sys
 
 from bench.errors import BenchError
 from bench.typed_flags import given_flags
+from blip2.training.tracking import TRACKERS, choose_tracker
 from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORERS
 from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 
@@ -73,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-outside-data-root", action="store_true",
                         help="accept image paths in annotation files that leave the data root (absolute or '..'); "
                              "default: refused")
+    parser.add_argument("--log-with", choices=TRACKERS, default="none",
+                        help="also log each run's final metrics to this experiment tracker, under "
+                             "<output-dir>/<run>/logs")
     settings = parser.add_argument_group("generation / retrieval settings (default: the task's own, see "
                                          "`python -m bench list tasks`)")
     for dest, (kind, text) in _OVERRIDES.items():
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     from bench.runner.run import run_all  # heavy: torch, transformers
 
     request = request_from_args(args)
+    tracker = choose_tracker(args.log_with)  # a tracker that is not installed stops here, before any work
     try:
         folders = run_all(request)
     except RunError as exc:
@@ -97,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":  # under a launcher, only rank 0 wrote the files
         for folder in folders:
             print(folder / "metrics.json")
+        if tracker is not None:
+            from bench.run_tracking import log_final_metrics
+
+            for logs in log_final_metrics(tracker, folders):
+                print(f"{args.log_with}: final metrics logged under {logs}")
     return 0
 
 

@@ -6,6 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
+from bench.errors import BenchError
+from bench.typed_flags import given_flags
+from blip2.training.tracking import DEFAULT_HELP, TRACKERS
 from tasks.data_root import resolve_data_root
 
 NAME = "train"
@@ -21,6 +24,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="override a recipe field, e.g. --set max_steps=100 --set batch_size=16 (JSON values)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars (default: shown)")
+    parser.add_argument("--allow-pipe-shards", action="store_true",
+                        help="accept 'pipe:' shard specs (they run a shell command to read each shard; default: "
+                             "refused)")
+    parser.add_argument("--log-with", choices=TRACKERS,
+                        help=f"experiment tracker for losses, learning rates and throughput, written under "
+                             f"<output>/<recipe>/logs (default: {DEFAULT_HELP}; not for 'toy' / 'toy-findings')")
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -43,14 +52,22 @@ def run(args: argparse.Namespace) -> int:
     from blip2.training.run import run_recipe
 
     if args.recipe in ("toy", "toy-findings"):
+        for flag in ("log_with", "allow_pipe_shards"):
+            if flag in given_flags(args):
+                raise BenchError(f"--{flag.replace('_', '-')} is for one recipe; --recipe {args.recipe} trains many "
+                                 "(train one toy recipe, e.g. --recipe toy_stage1, to use it)")
         from toyworld.train import run_toy
 
         return run_toy(args.recipe, args.data_root, Path(args.output), _overrides(args.set), evaluate_folder,
                        compare_folders, quiet=args.quiet)
     recipe = load_recipe(args.recipe).with_overrides(_overrides(args.set))
-    result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet)
+    result = run_recipe(recipe, resolve_data_root(args.data_root), Path(args.output), progress=not args.quiet,
+                        log_with=args.log_with, allow_pipe_shards=args.allow_pipe_shards)
     loss = f"final loss {result.losses[-1]:.4f}" if result.losses else "no loss logged"  # resumed at its end
     print(f"{recipe.name}: {result.steps} steps, {loss}; model saved to {result.output_dir / 'model'}")
+    if result.samples_read is not None:
+        print(f"{recipe.name}: {result.samples_read} samples read from the shards, {result.bad_samples} bad ones "
+              f"skipped (the limit is max_bad_fraction {recipe.max_bad_fraction:g})")
     return 0
 
 

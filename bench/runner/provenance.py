@@ -33,8 +33,11 @@ def _sha256(path: str) -> str:
 
 @functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The harness's own commit (None outside a git checkout)."""
+    """The harness's own commit (None outside a git checkout, e.g. installed from a wheel: site-packages may
+    lie inside some other repository, whose commit is not ours)."""
     root = Path(__file__).resolve().parents[2]
+    if not (root / ".git").exists():
+        return None
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                              timeout=5, check=True)

@@ -1,4 +1,4 @@
-"""Training data: image-text pairs from Karpathy JSON or webdataset-style tar shards, and VQA triples.
+"""Training data: image-text pairs from Karpathy JSON, and VQA triples (tar shards: `shards.py`).
 
 Augmentation is seeded by (seed, epoch, sample index), so a run's inputs do not depend on how many
 processes or workers read them: 2 processes see exactly the images 1 process would.
@@ -9,16 +9,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
-import tarfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
-from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data import Dataset
 
 from ..processing import ImageTransform
 
@@ -73,13 +71,16 @@ class ExampleDataset(Dataset):
 
 
 def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    batch = {
         "pixel_values": torch.stack([i["pixel_values"] for i in items]),
         "text": [i["text"] for i in items],
         "question": [i["question"] for i in items],
         "image_id": [i["image_id"] for i in items],
         "index": torch.tensor([i["index"] for i in items]),
     }
+    if "counts" in items[0]:  # a shard stream's (worker, read, bad) counts, for the trainer's bookkeeping
+        batch["counts"] = [i["counts"] for i in items]
+    return batch
 
 
 def karpathy_examples(data_root: Path, spec: dict[str, Any]) -> list[Example]:
@@ -117,54 +118,3 @@ def vqa_examples(data_root: Path, spec: dict[str, Any]) -> list[Example]:
         path = folder / f"COCO_{split}_{q['image_id']:012d}.jpg"
         out.append(Example(path, ann["multiple_choice_answer"], q["image_id"], question=q["question"]))
     return out
-
-
-def expand_braces(pattern: str) -> list[str]:
-    """webdataset's shard notation: "shard-{000..002}.tar" -> three names (zero padding kept)."""
-    match = re.search(r"\{(\d+)\.\.(\d+)\}", pattern)
-    if not match:
-        return [pattern]
-    lo, hi = match.group(1), match.group(2)
-    names = []
-    for i in range(int(lo), int(hi) + 1):
-        names += expand_braces(pattern[: match.start()] + str(i).zfill(len(lo)) + pattern[match.end():])
-    return names
-
-
-class TarShardPairs(IterableDataset):
-    """Image-text pairs from webdataset-style tar shards (<key>.jpg|png + <key>.txt|json), split across
-    processes and workers by shard."""
-
-    def __init__(self, shards: Sequence[Path], transform: ImageTransform, rank: int = 0, world: int = 1,
-                 seed: int = 0):
-        self.shards, self.transform, self.rank, self.world, self.seed = list(shards), transform, rank, world, seed
-
-    def _my_shards(self) -> list[Path]:
-        info = get_worker_info()
-        workers, wid = (info.num_workers, info.id) if info else (1, 0)
-        return self.shards[self.rank * workers + wid :: self.world * workers]
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for shard in self._my_shards():
-            for n, (key, image, text) in enumerate(read_shard(shard)):
-                with Image.open(io.BytesIO(image)) as im:
-                    pixels = seeded_transform(self.transform, im, stable_seed(self.seed, str(shard), n))
-                yield {"pixel_values": pixels, "text": text, "image_id": key, "question": None, "index": n}
-
-
-def read_shard(path: Path) -> Iterator[tuple[str, bytes, str]]:
-    """(key, image bytes, caption) for each complete sample of one tar shard, in file order."""
-    pending: dict[str, dict[str, bytes]] = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            if not member.isfile():
-                continue
-            key, _, ext = member.name.rpartition(".")
-            pending.setdefault(key, {})[ext.lower()] = tar.extractfile(member).read()
-            sample = pending[key]
-            image = sample.get("jpg") or sample.get("jpeg") or sample.get("png")
-            text = sample.get("txt") or sample.get("json")
-            if image is not None and text is not None:
-                del pending[key]
-                caption = text.decode() if "txt" in sample else json.loads(text)["caption"]
-                yield key, image, caption.strip()

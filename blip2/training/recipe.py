@@ -69,6 +69,12 @@ class Recipe:
     qformer_tokenizer: str | None = None  # a tokenizer folder for the Q-Former's text branch
     # Stage-1 / retrieval losses that are optimised (paper Table 6 drops "itg").
     objectives: tuple[str, ...] = ("itc", "itm", "itg")
+    # Tar shards (blip2/training/shards.py): `shards` replaces the pattern of the recipe's tar_shards source
+    # (webdataset notation: brace patterns joined by '::', local paths under the data root, or URLs).
+    shards: str | None = None
+    shuffle_buffer: int = 1000  # samples in each worker's shuffle buffer (1: no shuffling)
+    max_bad_fraction: float = 0.01  # stop once more than this fraction of the samples read cannot be read
+    num_workers: int = 0  # DataLoader worker processes reading shards (and decoding their images)
     seed: int = 42
     log_every: int = 10
     save_every: int = 1000
@@ -104,8 +110,8 @@ class Recipe:
 # Each numeric field's kind and range, checked before anything trains (a `--set max_steps=abc` or a zero batch
 # would otherwise fail deep inside the trainer, or train nothing and report a loss it does not have).
 _COUNTS = ("max_steps", "epochs", "batch_size", "grad_accum", "image_size", "max_text_tokens", "log_every",
-           "save_every")  # positive integers (max_steps / epochs may also be null)
-_NON_NEGATIVE_INTS = ("warmup_steps", "seed")
+           "save_every", "shuffle_buffer")  # positive integers (max_steps / epochs may also be null)
+_NON_NEGATIVE_INTS = ("warmup_steps", "seed", "num_workers")
 _NON_NEGATIVE_FLOATS = ("min_lr", "warmup_lr", "weight_decay")
 _PRECISIONS = ("no", "fp16", "bf16", "auto")
 
@@ -148,6 +154,10 @@ def _check_values(recipe: Recipe) -> None:
             raise bad(name, "true or false")
     if not isinstance(recipe.prompt, str):
         raise bad("prompt", "a string")
+    if not (_is_float(recipe.max_bad_fraction) and 0 <= recipe.max_bad_fraction < 1):
+        raise bad("max_bad_fraction", "a number in [0, 1)")
+    if recipe.shards is not None and not (isinstance(recipe.shards, str) and recipe.shards.strip()):
+        raise bad("shards", "a shard pattern string, e.g. 'laion/{00000..00099}.tar'")
     if recipe.precision not in _PRECISIONS:
         raise bad("precision", f"one of {', '.join(_PRECISIONS)}")
 

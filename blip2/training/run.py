@@ -12,8 +12,9 @@ from ..checkpoints.weights_io import has_weight_files
 from ..models.build import build_model
 from ..processing import ImageTransform
 from . import init
-from .data import ExampleDataset, TarShardPairs, expand_braces, karpathy_examples, vqa_examples
-from .recipe import Recipe, RecipeStartError
+from .data import ExampleDataset, karpathy_examples, vqa_examples
+from .recipe import Recipe, RecipeError, RecipeStartError
+from .tracking import choose_tracker
 from .trainer import TrainResult, train
 
 
@@ -100,38 +101,51 @@ def _released(recipe: Recipe, field: str, runs_root: Path) -> Path | None:
     return path
 
 
-def recipe_dataset(recipe: Recipe, data_root: Path, model) -> torch.utils.data.Dataset:
-    """The recipe's data sources, with its training augmentation."""
+def recipe_dataset(recipe: Recipe, data_root: Path, model, *, allow_pipe_shards: bool = False
+                   ) -> torch.utils.data.Dataset:
+    """The recipe's data sources, with its training augmentation: a map-style dataset of JSON sources, or a
+    stream of tar shards (`recipe.shards` replaces the tar_shards source's pattern, or adds one)."""
     transform = ImageTransform(recipe.image_size, model.cfg.image_mean, model.cfg.image_std,
                                train=recipe.train_augment)
-    examples, shards = [], []
-    for spec in recipe.data:
+    examples, shard_specs = [], shard_spec(recipe)
+    for spec in recipe.data if shard_specs is None else ():
         kind = spec.get("type")
         if kind == "karpathy":
             examples += karpathy_examples(data_root, spec)
         elif kind == "vqa":
             examples += vqa_examples(data_root, spec)
-        elif kind == "tar_shards":
-            shards += [data_root / s for s in expand_braces(spec["pattern"])]
-        elif kind != "note":
+        elif kind not in ("note", "tar_shards"):
             raise ValueError(f"recipe {recipe.name}: unknown data source type {kind!r}")
-    if shards and examples:
-        raise ValueError(f"recipe {recipe.name}: mixing tar shards and JSON sources is not supported yet")
-    if shards:
-        missing = [str(s) for s in shards if not s.exists()]
-        if missing:
-            raise RecipeStartError(f"recipe {recipe.name}: missing tar shards under {data_root}, e.g. {missing[:3]}")
-        return TarShardPairs(shards, transform, seed=recipe.seed)
+    if shard_specs:
+        from .shards import ShardStream, shard_urls
+
+        urls = shard_urls(shard_specs, data_root, allow_pipe=allow_pipe_shards, where=f"recipe {recipe.name}, shards")
+        return ShardStream(urls, transform, seed=recipe.seed, shuffle_buffer=recipe.shuffle_buffer)
     return ExampleDataset(examples, transform, seed=recipe.seed)
 
 
-def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True) -> TrainResult:
-    """Train `recipe`; the model is saved (our format) to `<output_root>/<recipe>/model`."""
+def shard_spec(recipe: Recipe) -> str | None:
+    """The recipe's shard spec: `shards` when set, else its tar_shards sources' patterns joined by '::'.
+    Shards and JSON sources together are refused (not supported yet)."""
+    patterns = [spec["pattern"] for spec in recipe.data if spec.get("type") == "tar_shards"]
+    spec = recipe.shards if recipe.shards is not None else "::".join(patterns) or None
+    if spec is not None and any(s.get("type") in ("karpathy", "vqa") for s in recipe.data):
+        raise RecipeError(f"recipe {recipe.name}: mixing tar shards and JSON sources is not supported yet; train on "
+                          "the shards alone with --set data=[] --set shards=PATTERN")
+    return spec
+
+
+def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: bool = True,
+               log_with: str | None = "none", allow_pipe_shards: bool = False) -> TrainResult:
+    """Train `recipe`; the model is saved (our format) to `<output_root>/<recipe>/model`; `log_with` names the
+    experiment tracker (`tracking.TRACKERS`; None: TensorBoard when installed); `pipe:` shard specs run only
+    with `allow_pipe_shards`."""
+    choose_tracker(log_with)  # a tracker that is not installed stops the run before the model is built
     out = output_root / recipe.name
-    model = starting_model(recipe, output_root)
-    dataset = recipe_dataset(recipe, data_root, model)
+    model = starting_model(recipe, output_root)  # its released weights are looked up first, then it is built
+    dataset = recipe_dataset(recipe, data_root, model, allow_pipe_shards=allow_pipe_shards)
     out.mkdir(parents=True, exist_ok=True)  # only now: unreachable weights or data leave no folder behind
-    result = train(recipe, model, dataset, out, progress=progress)
+    result = train(recipe, model, dataset, out, progress=progress, log_with=log_with)
     if not torch.distributed.is_initialized() or torch.distributed.get_rank() == 0:
         api.save_model(model.eval(), out / "model")
     return result

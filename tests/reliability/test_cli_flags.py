@@ -43,7 +43,8 @@ SETTING_FLAGS = {
 }
 # the flags that say what to run, where, and how; each is checked by a real run below
 RUN_FLAGS = {"task", "model", "arch", "split", "data_root", "output_dir", "name", "device", "precision", "quiet",
-             "overwrite", "expect_sha256", "allow_outside_data_root", "bootstrap_iters", "bootstrap_seed"}
+             "overwrite", "expect_sha256", "allow_outside_data_root", "bootstrap_iters", "bootstrap_seed",
+             "log_with"}
 KINDS = {"vqa": ("vqav2", "opt"), "caption": ("coco_caption", "opt"), "retrieval": ("flickr30k", "itm")}
 
 
@@ -145,6 +146,10 @@ def test_run_flags_change_the_record_or_are_refused(tiny_dir, data_root, tmp_pat
     code, err = run(tmp_path, model, data_root, capsys, "--quiet", "--expect-sha256", "0" * 64, out="badsha")
     assert code == 2 and "sha256" in err
 
+    assert run(tmp_path, model, data_root, capsys, "--quiet", "--log-with", "tensorboard", out="tracked")[0] == 0
+    assert list((tmp_path / "tracked" / model.name / "logs").rglob("events.out.tfevents.*"))
+    assert not (tmp_path / "runs" / model.name / "logs").exists()
+
     assert run(tmp_path, model, data_root, capsys, "--quiet", "--allow-outside-data-root", out="outside")[0] == 0
     assert record(tmp_path / "outside" / model.name / "vqav2-val")["settings"]["allow_outside_data_root"] is True
     assert base["settings"]["allow_outside_data_root"] is False
@@ -225,7 +230,11 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
         "bootstrap_seed": ["--bootstrap-seed", "3"], "top": ["--top", "2"], "run_a": None, "run_b": None}),
     "train": (["--recipe", "toy_stage1"], {
         "recipe": ["--recipe", "toy_stage2_opt"], "data_root": ["--data-root", "d"], "output": ["--output", "o"],
-        "set": ["--set", "max_steps=3"], "quiet": ["--quiet"]}),
+        "set": ["--set", "max_steps=3"], "quiet": ["--quiet"], "log_with": ["--log-with", "none"],
+        "allow_pipe_shards": ["--allow-pipe-shards"]}),
+    "card": (["--model-id", "me/m", "runs/m"], {
+        "runs": ["other"], "model_id": ["--model-id", "me/other"], "source_url": ["--source-url", "https://x.org"],
+        "output": ["--output", "CARD.md"], "allow_partial": ["--allow-partial"], "allow_toy": ["--allow-toy"]}),
     "cost": (["--task", "coco_caption", "--model", "vitg-opt2.7b"], {
         "task": ["--task", "nocaps"], "model": ["--model", "vitg-opt6.7b"], "split": ["--split", "test"],
         "gpu": ["--gpu", "H100-80GB"], "utilization": ["--utilization", "0.5"], "data_root": ["--data-root", "d"]}),
@@ -245,6 +254,8 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
 @pytest.fixture
 def recorders(monkeypatch, tmp_path):
     """Replace each command's working function by one that records its arguments; returns the record."""
+    import bench.card as card
+    import bench.card_file as card_file
     import bench.commands.compare as compare_command
     import bench.commands.cost as cost
     import bench.commands.leaderboard as leaderboard
@@ -262,7 +273,7 @@ def recorders(monkeypatch, tmp_path):
         return lambda *a, **k: calls.append((name, [str(x) for x in a], {k: str(v) for k, v in k.items()})) or result
 
     class Trained:
-        steps, losses, output_dir = 3, [1.0], tmp_path
+        steps, losses, output_dir, samples_read, bad_samples = 3, [1.0], tmp_path, None, None
 
     patches = [
         (regress, "collect_runs", rec("collect", [])), (regress, "results_frame", lambda runs: CURRENT),
@@ -270,10 +281,12 @@ def recorders(monkeypatch, tmp_path):
         (regress, "write_baseline", lambda frame, path: calls.append(("write", frame.to_dict())) or len(frame)),
         (regress, "compare", lambda b, c, t, **k: calls.append(("compare", b.to_dict(), t, k)) or type(
             "Result", (), {"exit_code": 0})()), (regress, "to_markdown", lambda *a: "report\n"),
-        (training_run, "run_recipe", lambda r, d, o, progress: calls.append((r.to_dict(), str(d), str(o), progress))
-         or Trained()),
         (compare_command, "compare_runs", rec("compare", {"metrics": {}})),
         (compare_command, "to_markdown", lambda report: "report\n"),
+        (training_run, "run_recipe", lambda r, d, o, progress, log_with=None, allow_pipe_shards=False: calls.append(
+            (r.to_dict(), str(d), str(o), progress, log_with, allow_pipe_shards)) or Trained()),
+        (card, "read_runs", rec("read", [])), (card, "eval_results", rec("results", ["result"])),
+        (card_file, "update_card", rec("update", "card\n")), (card_file, "model_index_name", lambda c, w: None),
         (cost, "estimate_for", rec("estimate", None)), (cost, "format_estimate", rec("format", "")),
         (leaderboard, "collect_runs", rec("collect", [])), (leaderboard, "results_frame", lambda runs: CURRENT),
         (leaderboard, "load_paper_results", lambda: None),
