@@ -36,9 +36,10 @@ TRAINING_SEEDS = 1
 SEEDS_NOTE = (
     "The intervals and p-values resample the test set only (images for VQA, queries for retrieval), with both "
     "models fixed. They leave out the variance between training seeds: another seed of the same recipe gives "
-    "other weights and other numbers. Each ablation here was trained with one seed (seed 0), not 3: one toy "
-    "build plus its ablations takes about half an hour on 2 CPU cores, so 3 seeds did not fit this budget, and a "
-    "difference below is a difference between two trained models, not yet between two recipes."
+    "other weights and other numbers. Each ablation here was trained with one seed (seed 0), not 3: a toy build "
+    "(826 s) plus its ablations (416 s) takes about 21 minutes of 2 idle CPU cores per seed, which this "
+    "budget did not allow 3 times, so a difference below is a difference between two trained models, not yet "
+    "between two recipes."
 )
 
 
