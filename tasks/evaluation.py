@@ -51,28 +51,10 @@ _RECORD_FORMS = {
 }
 
 
-def score(
-    task: ScoredTask,
-    predictions: Any,
-    loaded: LoadedSplit,
-    *,
-    vqa_scorer: str = DEFAULT_VQA_SCORER,
-    lemmatize: bool = False,
-    allow_partial: bool = False,
-    allow_empty: bool = False,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
-) -> dict[str, Any]:
+def score(task: ScoredTask, predictions: Any, loaded: LoadedSplit, **options: Any) -> dict[str, Any]:
     """Score ``predictions`` on ``loaded``; returns ``{"task", "split", "scorer", "n", "metrics", "ci95", "ci",
-    ...}``.
-
-    ``allow_empty`` scores empty predictions (a model that generated nothing) as wrong answers and
-    reports them (``empty_predictions``); without it they are rejected as a broken predictions file.
-    ``resamples`` bootstrap resamples (seeded by ``seed``) give each metric its 95% interval (``ci95``, and how
-    in ``ci``); 0 switches intervals off."""
-    return score_with_samples(task, predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize,
-                              allow_partial=allow_partial, allow_empty=allow_empty, resamples=resamples,
-                              seed=seed)[0]
+    ...}``. The options are :func:`score_with_samples`'s."""
+    return score_with_samples(task, predictions, loaded, **options)[0]
 
 
 def score_with_samples(
@@ -87,7 +69,13 @@ def score_with_samples(
     resamples: int = DEFAULT_RESAMPLES,
     seed: int = DEFAULT_SEED,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """:func:`score`, plus the per-sample records (each sample's own score next to its prediction)."""
+    """Score ``predictions`` on ``loaded``: the result and the per-sample records (each sample's own score next
+    to its prediction).
+
+    ``allow_empty`` scores empty predictions (a model that generated nothing) as wrong answers and
+    reports them (``empty_predictions``); without it they are rejected as a broken predictions file.
+    ``resamples`` bootstrap resamples (seeded by ``seed``) give each metric its 95% interval (``ci95``, and how
+    in ``ci``); 0 switches intervals off."""
     if isinstance(resamples, bool) or not isinstance(resamples, int) or resamples < 0:
         raise TaskError(f"resamples must be a whole number >= 0 (0 switches intervals off), got {resamples!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:

@@ -18,10 +18,9 @@ from tasks import evaluation
 from tasks.data_root import resolve_data_root
 from tasks.errors import TaskError
 from tasks.loaders import check_image_files
-from tasks.scorers import DEFAULT_VQA_SCORER, Scorer
+from tasks.scorers import Scorer
 from tasks.settings import LLM_FAMILIES, GenerationSettings, RetrievalSettings
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit, Sample
-from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED
 from tasks.text import preprocess_caption, preprocess_question
 
 Kind = Literal["vqa", "caption", "retrieval"]
@@ -208,40 +207,14 @@ class Task:
         return [preprocess_caption(text, settings.max_caption_words) for text in loaded.texts]
 
     # --- scoring ---------------------------------------------------------------------------------
-    def score(
-        self,
-        predictions: Any,
-        loaded: LoadedSplit,
-        *,
-        vqa_scorer: str = DEFAULT_VQA_SCORER,
-        lemmatize: bool = False,
-        allow_partial: bool = False,
-        allow_empty: bool = False,
-        resamples: int = DEFAULT_RESAMPLES,
-        seed: int = DEFAULT_SEED,
-    ) -> dict[str, Any]:
-        """Score predictions on a loaded split. See :func:`tasks.evaluation.score`."""
-        return self.score_with_samples(predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize,
-                                       allow_partial=allow_partial, allow_empty=allow_empty, resamples=resamples,
-                                       seed=seed)[0]
+    def score(self, predictions: Any, loaded: LoadedSplit, **options: Any) -> dict[str, Any]:
+        """Score predictions on a loaded split. See :func:`tasks.evaluation.score_with_samples` for the options."""
+        return evaluation.score(self, predictions, loaded, **options)
 
-    def score_with_samples(
-        self,
-        predictions: Any,
-        loaded: LoadedSplit,
-        *,
-        vqa_scorer: str = DEFAULT_VQA_SCORER,
-        lemmatize: bool = False,
-        allow_partial: bool = False,
-        allow_empty: bool = False,
-        resamples: int = DEFAULT_RESAMPLES,
-        seed: int = DEFAULT_SEED,
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def score_with_samples(self, predictions: Any, loaded: LoadedSplit, **options: Any
+                           ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """:meth:`score` plus the per-sample records. See :func:`tasks.evaluation.score_with_samples`."""
-        return evaluation.score_with_samples(
-            self, predictions, loaded, vqa_scorer=vqa_scorer, lemmatize=lemmatize, allow_partial=allow_partial,
-            allow_empty=allow_empty, resamples=resamples, seed=seed,
-        )
+        return evaluation.score_with_samples(self, predictions, loaded, **options)
 
     def write_submission(self, predictions: Any, loaded: LoadedSplit, path: str | os.PathLike[str]) -> Path:
         """Write the EvalAI submission ``[{"question_id", "answer"}]`` covering every question."""
