@@ -21,6 +21,7 @@ from bench.errors import BenchError
 from bench.run_folders import RunFolderError
 from bench.runner.folder import SAMPLES
 from tasks.stats.resample import PairedDifference
+from toyworld import BASELINE_DIR as TOY_BASELINE
 
 HOLM, NO_CORRECTION = "holm", "none"
 CORRECTIONS = (HOLM, NO_CORRECTION)
@@ -79,6 +80,24 @@ class Pairs:
 
 # --- baseline bundles ------------------------------------------------------------------------------------------
 
+# Bundles shipped as package data, by name: they work from an installed wheel, outside any checkout.
+NAMED_BASELINES: dict[str, Path] = {"toy": TOY_BASELINE}
+
+
+def resolve_baseline(value: str) -> tuple[Path, str]:
+    """The baseline path that ``--baseline VALUE`` means, and how to name it in the report.
+
+    A name of :data:`NAMED_BASELINES` is the packaged bundle; anything else is a path. A folder or file of the
+    same name in the current folder would make the name ambiguous, so it is refused rather than guessed.
+    """
+    if value not in NAMED_BASELINES:
+        return Path(value), value
+    if Path(value).exists():
+        raise BenchError(f"--baseline {value} is both the packaged {value!r} baseline and a path in the current "
+                         f"folder; give ./{value} for the path, or {NAMED_BASELINES[value]} for the packaged one")
+    return NAMED_BASELINES[value], f"{value} ({NAMED_BASELINES[value]})"
+
+
 
 def is_bundle(folder: Path) -> bool:
     """Whether ``folder`` holds nothing but ``<run>/<task>-<split>/{metrics.json,samples.jsonl}``: what
@@ -98,7 +117,7 @@ def check_bundle_target(folder: Path, flag: str = "--write-baseline") -> None:
         raise BenchError(f"{flag} {folder} is a file; a baseline bundle is a folder (or give a .csv path)")
     if folder.suffix.lower() in (".json", ".jsonl", ".md", ".txt"):
         raise BenchError(f"{flag} {folder}: a baseline bundle is a folder, not a {folder.suffix} file; give a "
-                         "folder path such as results/baselines/NAME, or a .csv path for a CSV baseline")
+                         "folder path such as baselines/NAME, or a .csv path for a CSV baseline")
     if folder.is_dir() and any(folder.iterdir()) and not is_bundle(folder):
         raise BenchError(f"{flag} {folder} holds files that are not a baseline bundle; it is only replaced when "
                          "it is a bundle (run folders with metrics.json and samples.jsonl), so choose a new or "

@@ -14,7 +14,15 @@ from pathlib import Path
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.gate import CORRECTIONS, DEFAULT_ALPHA, HOLM, check_bundle_target, write_bundle
+from bench.gate import (
+    CORRECTIONS,
+    DEFAULT_ALPHA,
+    HOLM,
+    NAMED_BASELINES,
+    check_bundle_target,
+    resolve_baseline,
+    write_bundle,
+)
 from bench.regress import check_models, compare, load_baseline, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
@@ -30,8 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group(required=True)
     mode.add_argument(
         "--baseline",
-        type=Path,
-        help="baseline: a bundle or runs directory (<run>/<task>-<split>/metrics.json, with samples.jsonl for the "
+        metavar="NAME|PATH",
+        help=f"baseline: a packaged bundle by name ({', '.join(NAMED_BASELINES)}: the committed toy models'), a "
+        "bundle or runs directory (<run>/<task>-<split>/metrics.json, with samples.jsonl for the "
         "paired rule), a metrics.json, or a CSV (table,model,task,split,subset,metric,value; flat rule)",
     )
     mode.add_argument(
@@ -86,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         raise BenchError(f"--alpha must lie strictly between 0 and 1, got {args.alpha:g}")
     tolerances = parse_tolerances(args.tolerance, 0.0)
+    if args.baseline is not None:
+        baseline_path, baseline_name = resolve_baseline(args.baseline)
     bundle = args.write_baseline is not None and args.write_baseline.suffix.lower() != ".csv"
     if bundle:
         check_bundle_target(args.write_baseline)
@@ -108,13 +119,13 @@ def run(args: argparse.Namespace) -> int:
             count = write_baseline(current, args.write_baseline)
         print(f"wrote {count} baseline metric(s) to {args.write_baseline}")
         return 0
-    with read_errors(args.baseline, "--baseline"):
-        baseline = load_baseline(args.baseline, args.model)
+    with read_errors(baseline_path, "--baseline"):
+        baseline = load_baseline(baseline_path, args.model)
     if not len(baseline):
-        raise BenchError(f"baseline {args.baseline} has no metric to compare")
+        raise BenchError(f"baseline {baseline_name} has no metric to compare")
     result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial,
                      alpha=args.alpha, correction=args.correction)
-    report = to_markdown(result, tolerances, str(args.baseline))
+    report = to_markdown(result, tolerances, baseline_name)
     sys.stdout.write(report)
     if args.output is not None:
         with write_errors(args.output, "--output"):

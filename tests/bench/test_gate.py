@@ -129,3 +129,31 @@ def test_bad_gate_flags_are_refused_before_reading(tmp_path):
         assert result.returncode == 2 and extra[0] in result.stderr
     result = bench_here("regress", "--write-baseline", str(tmp_path / "bundle.json"))
     assert result.returncode == 2 and "folder" in result.stderr
+
+
+def test_the_packaged_toy_baseline_is_found_by_name(tmp_path):
+    """`--baseline toy` is the bundle in the toyworld package, so an installed wheel can gate itself."""
+    import shutil
+
+    from toyworld import BASELINE_DIR
+
+    runs = tmp_path / "runs"
+    shutil.copytree(BASELINE_DIR / "toy-qformer-coco", runs / "toy-qformer-coco")
+    result = bench_here("regress", "--baseline", "toy", "--runs", str(runs), "--model", "toy-qformer-coco")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"Baseline `toy ({BASELINE_DIR})`" in result.stdout
+    assert "| toy-qformer-coco | flickr30k | test | all | TR@1 |" in result.stdout
+
+
+def test_a_toy_path_in_the_current_folder_makes_the_name_ambiguous(tmp_path, monkeypatch):
+    """Refused rather than guessed; ``./toy`` then means the folder."""
+    import shutil
+
+    from toyworld import BASELINE_DIR
+
+    shutil.copytree(BASELINE_DIR / "toy-qformer-coco", tmp_path / "toy" / "toy-qformer-coco")
+    monkeypatch.chdir(tmp_path)
+    result = bench_here("regress", "--baseline", "toy", "--runs", "toy")
+    assert result.returncode == 2 and "give ./toy for the path" in result.stderr, result.stderr
+    result = bench_here("regress", "--baseline", "./toy", "--runs", "toy")
+    assert result.returncode == 0 and "Baseline `./toy`" in result.stdout, result.stdout + result.stderr

@@ -1,4 +1,4 @@
-"""Installed from a wheel, outside the checkout, `blip2-bench` runs the default job from package data alone.
+"""Installed from a wheel, outside the checkout, `blip2-bench` runs and gates the default job from package data alone.
 
 The wheel goes into a fresh venv that sees the test venv's packages (a .pth file, `--no-deps`),
 so the test needs no network and no second copy of torch; the package itself comes from the wheel, which the
@@ -79,3 +79,11 @@ def test_the_default_job_runs_outside_the_checkout(installed, tmp_path):
         assert files and all(Path(f).is_relative_to(installed.parent) for f in files)  # the wheel's weights
     assert f"toy data root {(here / 'data/toy').resolve()}" in done.stdout
     assert f"run folders in {(here / 'results/runs').resolve()}" in done.stdout
+    # The gate finds the toy baseline in the wheel too. --limit runs are partial (exit 1) and lack some subsets
+    # that the baseline has, such as an answer type (exit 2), so the gate judges them and does not pass them.
+    gate = subprocess.run([str(installed / "blip2-bench"), "regress", "--baseline", "toy"], capture_output=True,
+                          text=True, cwd=here, env=_clean_env())
+    assert gate.returncode in (1, 2) and "BLIP-2 regression check" in gate.stdout, gate.stdout[-2000:] + gate.stderr
+    baseline = gate.stdout.split("Baseline `toy (", 1)[1].split(")`", 1)[0]
+    assert Path(baseline).is_relative_to(installed.parent) and (Path(baseline) / "toy-opt").is_dir()
+    assert "is partial" in gate.stdout

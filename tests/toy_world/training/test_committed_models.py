@@ -1,5 +1,5 @@
 """The committed toy checkpoints load from the clone by zoo name, and reproduce the committed numbers on a
---limit subset of the default toy root (the full numbers are results/baselines/toy.csv).
+--limit subset of the default toy root (the full numbers are in the toyworld/baseline bundle).
 
 After `python -m bench train --recipe toy` re-exports the weights, refresh the expected numbers with
 `python -m tests.toy_world.training.test_committed_models data/toy`."""
