@@ -24,12 +24,12 @@ from PIL import Image
 
 from . import zoo
 from .checkpoints.bert import BERT_HUB_ID, load_bert_tokenizer
+from .checkpoints.checksum import ExpectedDigest, verify_sha256
 from .checkpoints.hf import load_hf_dir
 from .checkpoints.hub import WeightsUnavailable, hf_snapshot, lavis_file
 from .checkpoints.lavis import load_lavis
 from .checkpoints.native import is_native_dir, load_native
-from .checkpoints.weights_io import sha256_file
-from .errors import ModelInputError, ModelSourceError, UnknownModelError
+from .errors import ModelSourceError, UnknownModelError
 from .models import fast
 from .models.blip2_lm import Blip2LM
 from .models.blip2_qformer import Blip2Qformer, itc_similarity
@@ -57,33 +57,21 @@ def load_model(
     - a folder in our own format (`blip2.save_model`);
     - a LAVIS `.pth` file, with `arch=<zoo name>` saying which architecture it holds.
     `vision_file` and `llm` override where a LAVIS model's frozen ViT and LLM come from.
-    `expect_sha256` must equal the sha256 of the checkpoint's weight file (one of them, if sharded);
-    a local file is checked before it is read.
+    `expect_sha256` is ``HEX`` or ``FILE=HEX``: the sha256 of the checkpoint's weight file, or of the one named
+    when it is read from several (shards, a LAVIS file and its ViT's file); a local file is checked before it is
+    read. ``model.source["checked_sha256"]`` then says which file was checked.
     """
-    if expect_sha256 and Path(name_or_path).is_file():
-        verify_sha256([Path(name_or_path)], expect_sha256)
+    expected = ExpectedDigest.parse(expect_sha256) if expect_sha256 else None
+    if expected is not None and Path(name_or_path).is_file() and expected.names(Path(name_or_path)):
+        verify_sha256([Path(name_or_path)], expected)
     model, facts = _load(str(name_or_path), arch, vision_file, llm)
-    if expect_sha256:
-        verify_sha256([Path(f) for f in facts.get("files", [])], expect_sha256)
+    if expected is not None:
+        facts["checked_sha256"] = verify_sha256([Path(f) for f in facts.get("files", [])], expected)
     model.source = facts  # provenance: format, files, what stayed at init
     model.precision = apply_precision(model, precision, device)
     model.eval()
     freeze_frozen_parts(model)
     return model
-
-
-class ChecksumMismatch(ModelInputError, ValueError):
-    """The checkpoint on disk is not the one the user expected (corrupt, truncated or swapped)."""
-
-
-def verify_sha256(files: Sequence[Path], expected: str) -> str:
-    """Raise unless one of `files` has sha256 `expected`; returns the matching file's digest."""
-    digests = {str(f): sha256_file(f) for f in files}
-    if expected.lower() not in digests.values():
-        listing = ", ".join(f"{f}={d}" for f, d in digests.items()) or "no weight files"
-        raise ChecksumMismatch(f"sha256 mismatch: expected {expected}, found {listing}. The file is corrupt or "
-                               "not the checkpoint you meant; download it again or fix --expect-sha256.")
-    return expected.lower()
 
 
 def missing_weights(name_or_path: str | Path, arch: str | None = None) -> str | None:

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from blip2.checkpoints.native import WEIGHTS_NAME
+from blip2.checkpoints.weights_io import save_safetensors
 from blip2.training.recipe import Recipe, load_recipe
 from tasks.atomic import atomic_write_text
 from toyworld.backbones import llms, vision
@@ -163,7 +164,7 @@ def export_models(output_root: Path, export_root: Path, replaced: dict[str, str]
             replaced[zoo_name] = compare_weights(load_file(str(old)), half) if old.is_file() else "new"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target)
-        save_file(half, str(target / WEIGHTS_NAME), metadata={"format": "pt", "producer": "blip2-bench toy"})
+        save_safetensors(half, target / WEIGHTS_NAME, metadata={"format": "pt", "producer": "blip2-bench toy"})
         exported[zoo_name] = str(target)
     return exported
 

@@ -69,8 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="replace a run folder that holds another checkpoint's or other settings' results")
     parser.add_argument("--skip-bad", action="store_true",
                         help="skip samples whose image cannot be read; they are listed in metrics.json (partial)")
-    parser.add_argument("--expect-sha256", help="refuse the checkpoint unless its weight file has this sha256 "
-                                                "(default: no check)")
+    parser.add_argument("--expect-sha256", metavar="[FILE=]HEX",
+                        help="refuse the checkpoint unless its weight file has this sha256; a checkpoint read from "
+                        "several files (shards, a LAVIS file and its ViT's) needs FILE, the file's name or a path "
+                        "ending. The run's provenance records which file was checked (default: no check)")
     parser.add_argument("--allow-outside-data-root", action="store_true",
                         help="accept image paths in annotation files that leave the data root (absolute or '..'); "
                              "default: refused")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,14 @@ import tasks
 from bench.model_check import unknown_model
 from bench.writable import check_output_folder
 from blip2 import zoo
+from blip2.checkpoints.checksum import ExpectedDigest
 from blip2.config import Blip2Config
 from blip2.suggest import did_you_mean
 from tasks.errors import TaskInputError
 from tasks.scorers import DEFAULT_VQA_SCORER, VQA_SCORER_OPTION
 from tasks.settings import GenerationSettings, RetrievalSettings
 from tasks.task import Task
+from toyworld.data import stale_root_message
 
 from .errors import RunError
 
@@ -74,13 +75,18 @@ def check_request(request) -> None:
     if not str(request.output_dir).strip():  # Path("") would quietly be the current folder
         raise RunError("--output-dir is empty; give the folder run folders are written in (default: results/runs)")
     check_output_dir(Path(request.output_dir))
+    stale = stale_root_message(request.data_root) if request.data_root else None
+    if stale:
+        raise RunError(f"--data-root {stale}")
 
 
 def check_sha256(expected: str | None) -> None:
-    """`--expect-sha256` is a sha256 hex digest, checked before hashing weights that take minutes to read."""
-    if expected is not None and not re.fullmatch(r"[0-9a-fA-F]{64}", expected):
-        raise RunError(f"--expect-sha256 {expected!r} is not a sha256 digest (64 hexadecimal characters, as "
-                       "`sha256sum model.safetensors` prints)")
+    """`--expect-sha256 [FILE=]HEX` is well formed, checked before hashing weights that take minutes to read."""
+    if expected is not None:
+        try:
+            ExpectedDigest.parse(expected)
+        except ValueError as exc:
+            raise RunError(f"--expect-sha256 {exc}") from None
 
 
 def check_output_dir(folder: Path) -> None:

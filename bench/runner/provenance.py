@@ -57,6 +57,7 @@ def provenance(request, model) -> dict[str, Any]:
             "format": source.get("format"),
             "arch": request.arch,
             "expected_sha256": request.expect_sha256,
+            "checked_sha256": source.get("checked_sha256"),  # which file --expect-sha256 was checked against
             "files": [{"path": f, "sha256": _sha256(f)} for f in files],
             "left_at_init": source.get("left_at_init", []),
         },

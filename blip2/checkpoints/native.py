@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
 
 from ..config import Blip2Config
 from ..errors import ModelInputError
 from ..models.build import build_model
 from .keymap import load_into, model_keys
-from .weights_io import MissingWeightsError, load_safetensors
+from .weights_io import MissingWeightsError, load_safetensors, save_safetensors
 
 CONFIG_NAME = "blip2_config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -38,9 +37,7 @@ def save_native(model: torch.nn.Module, directory: str | Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
     tensors = {k: state[k].detach().contiguous().cpu() for k in model_keys(model)}
-    tmp = directory / (WEIGHTS_NAME + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": "pt", "producer": "blip2-bench"})
-    os.replace(tmp, directory / WEIGHTS_NAME)
+    save_safetensors(tensors, directory / WEIGHTS_NAME, metadata={"format": "pt", "producer": "blip2-bench"})
     _write_json_atomic(directory / CONFIG_NAME, model.cfg.to_dict())
     for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
         tok = getattr(model, attr, None)

@@ -1,4 +1,5 @@
-"""Reading weight files safely: safetensors first, pickles only with `weights_only=True`.
+"""Reading weight files safely (safetensors first, pickles only with `weights_only=True`), and writing them
+reproducibly.
 
 A file that cannot be parsed (empty, truncated, garbage) or a shard the index lists but the folder lacks
 is a user error naming the file: an interrupted download is the usual cause, and downloading again the fix.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import pickle
 import zipfile
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from safetensors.torch import save as safetensors_bytes
 
 from ..errors import ModelInputError
 
@@ -43,6 +46,30 @@ def load_safetensors(path: Path) -> dict[str, torch.Tensor]:
     except (SafetensorError, OSError) as exc:
         raise CorruptWeightsError(f"{path}: not a readable safetensors file ({exc}); it is empty, truncated "
                                   f"or not a weights file. {_REDOWNLOAD}") from None
+
+
+def save_safetensors(tensors: dict[str, torch.Tensor], path: str | Path,
+                     metadata: dict[str, str] | None = None) -> Path:
+    """Write ``tensors`` so that equal tensors and metadata always give the same bytes, atomically.
+
+    The safetensors library keeps ``__metadata__`` in a hash map, so with two keys or more their order in the
+    header changes from one process to the next: a rebuild with identical tensors would get a new sha256, and
+    with it new run-folder fingerprints and a failing ``--expect-sha256``. The header is rewritten here with
+    sorted metadata keys (tensor offsets are relative to the header's end, so only its length prefix changes).
+    """
+    raw = safetensors_bytes(tensors, metadata=metadata)
+    size = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + size])
+    if "__metadata__" in header:
+        header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the format's 8-byte alignment of the data
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(len(text).to_bytes(8, "little") + text + raw[8 + size:])
+    os.replace(tmp, path)
+    return path
 
 
 def sha256_file(path: Path, chunk: int = 1 << 20) -> str:

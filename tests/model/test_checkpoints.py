@@ -178,6 +178,34 @@ def test_native_format_roundtrip(tiny_dir, tmp_path):
     assert blip2.caption(again, images, max_new_tokens=4) == blip2.caption(model, images, max_new_tokens=4)
 
 
+def test_saving_the_same_model_again_gives_the_same_bytes(tiny_dir, tmp_path):
+    """The safetensors library orders a header's metadata at random; our files must not change on a rebuild."""
+    import subprocess
+    import sys
+
+    from blip2.checkpoints.weights_io import save_safetensors, sha256_file
+
+    model = blip2.load_model(tiny_dir("t5", "wide"))
+    digests = set()
+    for i in range(6):
+        digests.add(sha256_file(blip2.save_model(model, tmp_path / f"copy{i}") / "model.safetensors"))
+    tensors = {"b": torch.arange(3.0), "a": torch.ones(2, dtype=torch.float16)}
+    metadata = {"producer": "x", "format": "pt", "zeta": "1", "alpha": "2"}
+    for i in range(6):  # in separate processes too: the library's hash map is seeded per process
+        code = (f"import torch; from blip2.checkpoints.weights_io import save_safetensors; "
+                f"save_safetensors({{'b': torch.arange(3.0), 'a': torch.ones(2, dtype=torch.float16)}}, "
+                f"{str(tmp_path / f'p{i}.safetensors')!r}, {metadata!r})")
+        subprocess.run([sys.executable, "-c", code], check=True)
+    files = {sha256_file(tmp_path / f"p{i}.safetensors") for i in range(6)}
+    save_safetensors(tensors, tmp_path / "here.safetensors", metadata)
+    assert len(digests) == 1 and files == {sha256_file(tmp_path / "here.safetensors")}
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "here.safetensors"), "pt") as handle:  # still a valid file, metadata kept
+        assert handle.metadata() == metadata
+        assert torch.equal(handle.get_tensor("b"), tensors["b"]) and torch.equal(handle.get_tensor("a"), tensors["a"])
+
+
 def test_zoo_name_offline_fails_fast_with_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("BLIP2_LAVIS_DIR", str(tmp_path))
@@ -317,14 +345,41 @@ def test_preprocessor_image_size_wins_and_positions_are_resized(tiny_dir, tmp_pa
 
 
 def test_expect_sha256_verifies_the_checkpoint(tiny_dir):
-    from blip2.api import ChecksumMismatch
+    from blip2.checkpoints.checksum import ChecksumMismatch
     from blip2.checkpoints.weights_io import sha256_file
 
     path = tiny_dir("itm", "base")
     good = sha256_file(path / "model.safetensors")
-    assert blip2.load_model(path, expect_sha256=good).source["files"]
-    with pytest.raises(ChecksumMismatch, match="sha256 mismatch"):
+    model = blip2.load_model(path, expect_sha256=good)
+    assert model.source["checked_sha256"] == {"file": str(path / "model.safetensors"), "sha256": good}
+    assert blip2.load_model(path, expect_sha256=f"model.safetensors={good.upper()}").source["checked_sha256"]
+    with pytest.raises(ChecksumMismatch, match="sha256 mismatch for .*model.safetensors"):
         blip2.load_model(path, expect_sha256="0" * 64)
+    with pytest.raises(ChecksumMismatch, match="vision.pth=... names none"):
+        blip2.load_model(path, expect_sha256=f"vision.pth={good}")
+
+
+def test_a_digest_names_its_file_when_a_model_has_several(tmp_path):
+    """Shards, or a LAVIS file with its ViT's: a bare digest matching "one of them" would hide which was checked."""
+    from blip2.checkpoints.checksum import ChecksumMismatch, ExpectedDigest, verify_sha256
+    from blip2.checkpoints.weights_io import sha256_file
+
+    files = []
+    for name, text in (("a/model.pth", "lavis"), ("b/vision.pth", "vit"), ("c/vision.pth", "other vit")):
+        (tmp_path / name).parent.mkdir()
+        (tmp_path / name).write_text(text)
+        files.append(tmp_path / name)
+    vit = sha256_file(files[1])
+    with pytest.raises(ChecksumMismatch, match="read from 3 weight files .* FILE=HEX"):
+        verify_sha256(files, vit)  # the digest is right, but of which file?
+    with pytest.raises(ChecksumMismatch, match="names several"):
+        verify_sha256(files, f"vision.pth={vit}")
+    assert verify_sha256(files, f"b/vision.pth={vit}") == {"file": str(files[1]), "sha256": vit}
+    with pytest.raises(ChecksumMismatch, match="mismatch for .*c/vision.pth"):
+        verify_sha256(files, f"c/vision.pth={vit}")
+    for bad in ("abc", "g" * 64, "=" + "0" * 64, "x=" + "0" * 63):
+        with pytest.raises(ValueError, match="HEX or FILE=HEX"):
+            ExpectedDigest.parse(bad)
 
 
 def test_sharded_and_single_weight_folders_read_the_same(tiny_dir, tmp_path):

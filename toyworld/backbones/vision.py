@@ -16,9 +16,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
-from safetensors.torch import save_file
 from tqdm import tqdm
 
+from blip2.checkpoints.weights_io import save_safetensors
 from blip2.models.image_encoder import ImageEncoder
 from blip2.processing import ImageTransform
 from blip2.training.init import VISION_WEIGHTS
@@ -196,7 +196,7 @@ def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
     report = attribute_report(model, data_root, held_out)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.contiguous() for k, v in model.encoder.state_dict().items()}
-    save_file(state, str(out / VISION_WEIGHTS))
+    save_safetensors(state, out / VISION_WEIGHTS)
     metrics = {"held_out_attribute_accuracy": report["all"], "held_out": report, "steps": steps,
                "fresh_scenes": fresh_scenes}
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))

@@ -6,7 +6,7 @@ minutes on a laptop.
 """
 
 from toyworld.data.config import DEFAULT_ROOT, DEFAULT_SEED, DEFAULT_SIZE, GENERATOR_VERSION, SIZE_PRESETS, ToySizes
-from toyworld.data.writer import BuildResult, build, ensure_root, generate, read_manifest
+from toyworld.data.writer import BuildResult, build, ensure_root, generate, read_manifest, stale_root_message
 
 __all__ = [
     "DEFAULT_ROOT",
@@ -20,4 +20,5 @@ __all__ = [
     "ensure_root",
     "generate",
     "read_manifest",
+    "stale_root_message",
 ]

@@ -372,9 +372,28 @@ def build(out: str | os.PathLike[str], *, seed: int = 0, size: str = "default", 
 
 def ensure_root(data_root: str | os.PathLike[str] | None = None) -> Path:
     """The toy data root (default `data/toy`), generated with the default seed and size when it has no
-    manifest; an existing root is kept as it is."""
+    manifest. A toy root that an older (or newer) generator made is regenerated with its own seed and size:
+    the toy models are trained on this generator's scenes, and scoring them on another's would be silently
+    wrong. Any other existing root is kept as it is."""
     root = Path(data_root) if data_root else DEFAULT_ROOT
+    manifest = read_manifest(root)
     if not (root / MANIFEST).is_file():
         result = build(root, seed=DEFAULT_SEED, size=DEFAULT_SIZE)
         print(f"wrote the toy data root {result.root}")
+    elif manifest is not None and manifest.get("version") != GENERATOR_VERSION:
+        result = build(root, seed=manifest.get("seed", DEFAULT_SEED), size=manifest.get("size", DEFAULT_SIZE),
+                       overwrite=True)
+        print(f"regenerated the toy data root {result.root}: it was made by toy generator version "
+              f"{manifest.get('version')}, this is version {GENERATOR_VERSION}")
     return root
+
+
+def stale_root_message(data_root: str | os.PathLike[str]) -> str | None:
+    """Why a toy root cannot be scored against this package's toy models, or None when it can (or when it
+    is not a toy root at all)."""
+    manifest = read_manifest(data_root)
+    if manifest is None or manifest.get("version") == GENERATOR_VERSION:
+        return None
+    return (f"{data_root} was made by toy generator version {manifest.get('version')}, but the toy models and "
+            f"their baseline belong to version {GENERATOR_VERSION}; regenerate it with `python -m bench toy-data "
+            f"--out {data_root} --overwrite` (add --seed/--size if you chose others)")

@@ -49,3 +49,27 @@ def test_existing_roots(tmp_path, capsys):
     assert main(["toy-data", "--out", str(foreign), "--size", "small"]) == 2
     assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["real", "toy"]
+
+
+def test_a_root_of_another_generator_version_is_refused_or_regenerated(tmp_path, capsys):
+    """The toy models belong to this generator's scenes: an older root is never scored silently."""
+    from toyworld.data import GENERATOR_VERSION, ensure_root
+
+    out = tmp_path / "toy"
+    assert main(["toy-data", "--out", str(out), "--size", "small", "--seed", "3"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    (out / "manifest.json").write_text(json.dumps({**manifest, "version": "0"}))
+    capsys.readouterr()
+    runs = tmp_path / "runs"
+    code = main(["run", "--model", "toy-opt", "--task", "vqav2", "--data-root", str(out), "--output-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2 and "generator version 0" in err and f"toy-data --out {out} --overwrite" in err, err
+    assert not runs.exists()  # refused before any run folder was made
+
+    assert ensure_root(out) == out  # what the default job and the toy commands do: regenerate it, same settings
+    again = json.loads((out / "manifest.json").read_text())
+    assert (again["version"], again["seed"], again["size"]) == (GENERATOR_VERSION, 3, "small")
+    assert "made by toy generator version 0" in capsys.readouterr().out
+    stamp = (out / "manifest.json").stat().st_mtime_ns
+    ensure_root(out)  # a current root is kept as it is
+    assert (out / "manifest.json").stat().st_mtime_ns == stamp
