@@ -18,6 +18,17 @@ import pandas as pd
 
 from bench import markdown
 from bench.leaderboard_pivot import OTHER, PAPER, TOY, PivotTable, pivot_tables, table_markdown
+from bench.leaderboard_status import (
+    DIFFERS,
+    NO_CHECKPOINT,
+    NOT_IN_PAPER,
+    NOT_RUN,
+    NOT_SCORED,
+    PARTIAL,
+    REPRODUCED,
+    STATUS_NOTES,
+    TOO_FEW,
+)
 from bench.paper import TABLE_TITLES, is_blip2_row
 from bench.tolerance import Tolerances, within
 from bench.toy_references import ToyReferences
@@ -25,26 +36,6 @@ from blip2 import zoo
 from tasks.atomic import atomic_write, atomic_write_text
 from toyworld import TOY_MODELS
 
-REPRODUCED = "reproduced"
-DIFFERS = "differs"
-NOT_RUN = "not run"
-NO_CHECKPOINT = "no released checkpoint"
-NOT_SCORED = "not scored"
-PARTIAL = "partial run"
-NOT_IN_PAPER = "not in paper"
-TOO_FEW = "too few samples to judge"
-STATUS_NOTES = {
-    REPRODUCED: "|ours - paper| is within the tolerance",
-    DIFFERS: "|ours - paper| is larger than the tolerance",
-    TOO_FEW: "our 95% interval is wider than the tolerance band (half-width > tolerance), so the run cannot tell "
-    "whether it reproduces the paper",
-    NOT_RUN: "a released checkpoint exists but no run folder has this number",
-    NO_CHECKPOINT: "the paper's weights were never published and no run folder has this number",
-    NOT_SCORED: "the run exists but this metric is null (e.g. SPICE without its Java models)",
-    PARTIAL: "the run did not cover the paper's whole split (--limit, skipped images, trimmed or other annotation "
-    "files, the toy data root), so it is not compared",
-    NOT_IN_PAPER: "a number we measured that the paper does not report",
-}
 COLUMNS = (
     "table",
     "model",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.leaderboard import DIFFERS, PARTIAL, REPRODUCED, TOO_FEW
 from bench.leaderboard_pivot import HEADLINE, Cell, pivot_tables
+from bench.leaderboard_status import DIFFERS, PARTIAL, REPRODUCED, TOO_FEW
 from bench.tolerance import Tolerances
 from bench.toy_references import ToyReferences
 
