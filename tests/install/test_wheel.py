@@ -79,3 +79,8 @@ def test_the_default_job_runs_outside_the_checkout(installed, tmp_path):
         assert files and all(Path(f).is_relative_to(installed.parent) for f in files)  # the wheel's weights
     assert f"toy data root {(here / 'data/toy').resolve()}" in done.stdout
     assert f"run folders in {(here / 'results/runs').resolve()}" in done.stdout
+    board = subprocess.run([str(installed / "blip2-bench"), "leaderboard"], capture_output=True, text=True, cwd=here,
+                           env=_clean_env())
+    assert board.returncode == 0, board.stderr[-3000:]
+    # the toy chance levels and references come from the wheel's package data
+    assert "| accuracy | chance | reference |" in (here / "results/leaderboard.md").read_text(encoding="utf-8")
