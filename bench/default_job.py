@@ -84,6 +84,7 @@ def where_it_wrote(job: DefaultJob) -> str:
 
 def write_leaderboard(runs: Path, out: Path) -> list[Path]:
     """`bench leaderboard` over every run folder (the toy runs land in its "Toy world" section)."""
+    from bench import toy_references
     from bench.leaderboard import DEFAULT_TOLERANCE, build_leaderboard
     from bench.leaderboard import write_leaderboard as write
     from bench.paper import load_paper_results
@@ -92,4 +93,4 @@ def write_leaderboard(runs: Path, out: Path) -> list[Path]:
 
     tolerances = parse_tolerances(None, DEFAULT_TOLERANCE)
     frame = build_leaderboard(load_paper_results(), results_frame(collect_runs(runs)), tolerances)
-    return write(frame, out, tolerances)
+    return write(frame, out, tolerances, toy_references.load())

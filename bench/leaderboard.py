@@ -1,5 +1,8 @@
 """Set our runs beside the paper's numbers: ``leaderboard.csv``, ``leaderboard.md`` and ``leaderboard.png``.
 
+The long frame built here (one metric per row) is the CSV; the Markdown opens with its pivots
+(:mod:`bench.leaderboard_pivot`) and the PNG plots them (:mod:`bench.leaderboard_plot`).
+
 Every BLIP-2 row of the paper gets a row, run or not, so the table also shows what is left to reproduce
 (and what cannot be, because no checkpoint was released). A run is matched to paper rows through its zoo
 name (``provenance.zoo``, or its run name when that is a zoo name); anything else a run measured is listed
@@ -8,39 +11,31 @@ as "not in paper" so nothing measured is hidden.
 
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
 import pandas as pd
 
 from bench import markdown
+from bench.leaderboard_pivot import OTHER, PAPER, TOY, PivotTable, pivot_tables, table_markdown
+from bench.leaderboard_status import (
+    DIFFERS,
+    NO_CHECKPOINT,
+    NOT_IN_PAPER,
+    NOT_RUN,
+    NOT_SCORED,
+    PARTIAL,
+    REPRODUCED,
+    STATUS_NOTES,
+    TOO_FEW,
+)
 from bench.paper import TABLE_TITLES, is_blip2_row
 from bench.tolerance import Tolerances, within
+from bench.toy_references import ToyReferences
 from blip2 import zoo
 from tasks.atomic import atomic_write, atomic_write_text
 from toyworld import TOY_MODELS
 
-REPRODUCED = "reproduced"
-DIFFERS = "differs"
-NOT_RUN = "not run"
-NO_CHECKPOINT = "no released checkpoint"
-NOT_SCORED = "not scored"
-PARTIAL = "partial run"
-NOT_IN_PAPER = "not in paper"
-TOO_FEW = "too few samples to judge"
-STATUS_NOTES = {
-    REPRODUCED: "|ours - paper| is within the tolerance",
-    DIFFERS: "|ours - paper| is larger than the tolerance",
-    TOO_FEW: "our 95% interval is wider than the tolerance band (half-width > tolerance), so the run cannot tell "
-    "whether it reproduces the paper",
-    NOT_RUN: "a released checkpoint exists but no run folder has this number",
-    NO_CHECKPOINT: "the paper's weights were never published and no run folder has this number",
-    NOT_SCORED: "the run exists but this metric is null (e.g. SPICE without its Java models)",
-    PARTIAL: "the run did not cover the paper's whole split (--limit, skipped images, trimmed or other annotation "
-    "files, the toy data root), so it is not compared",
-    NOT_IN_PAPER: "a number we measured that the paper does not report",
-}
 COLUMNS = (
     "table",
     "model",
@@ -60,7 +55,6 @@ COLUMNS = (
 )
 MATCH = ["task", "split", "subset", "metric"]
 DEFAULT_TOLERANCE = 0.5
-MAX_LABELS = 20
 
 
 def _released(model: str) -> bool:
@@ -148,78 +142,85 @@ def _md_rows(rows: pd.DataFrame) -> str:
     return markdown.table(headers, body, "llllllrrrl")
 
 
-def to_markdown(frame: pd.DataFrame, tolerances: Tolerances) -> str:
-    """The leaderboard as Markdown: a tolerance header, one section per paper table, then the extras."""
+def _details(summary: str, body: str) -> str:
+    """A collapsed block: GitHub shows the summary line and opens the body (Markdown included) on a click."""
+    return f"<details>\n<summary>{summary}</summary>\n\n{body}\n\n</details>\n"
+
+
+def _toy_note(references: ToyReferences | None) -> str:
+    if references is None:
+        return "Ours ± the half-width of its 95% interval (no chance levels or references were given).\n"
+    return ("Ours ± the half-width of its 95% interval, beside the task's **chance** level (a blind answer prior "
+            "for VQA, a random training caption, random retrieval scores) and a **reference** from above (the toy "
+            "LLM answering from the scene in words for VQA; for retrieval an oracle that knows which texts are "
+            f"true of which images). Both are in `bench/data/toy_references.json`, {references.describe()}; "
+            "docs/toy-models.md explains them.\n")
+
+
+def _glance(tables: list[PivotTable], references: ToyReferences | None) -> list[str]:
+    """The pivots: paper tables with runs, the toy world, other runs, then the paper tables nothing ran (collapsed)."""
+    parts = ["## At a glance\n", "One row per task-split and model with the task's headline numbers: VQA accuracy; "
+             "captioning CIDEr and BLEU-4 (SPICE where scored); retrieval TR@1, IR@1 and R_mean. Every number, "
+             "one per row, is further down and in leaderboard.csv.\n"]
+    run = [t for t in tables if t.section == PAPER and t.has_runs]
+    toy = [t for t in tables if t.section == TOY]
+    other = [t for t in tables if t.section == OTHER]
+    idle = [t for t in tables if t.section == PAPER and not t.has_runs]
+    for table in run:
+        parts += [f"### {table.title}\n", table_markdown(table) + "\n"]
+    if toy:
+        parts += ["### Toy world\n", "The toy models (docs/toy-models.md) on the toy data root; `python -m bench run` "
+                  "with no arguments refreshes them. " + _toy_note(references)]
+        parts += [line for table in toy for line in (f"#### {table.title}\n", table_markdown(table) + "\n")]
+    for table in other:
+        parts += [f"### {table.title}\n", table_markdown(table) + "\n"]
+    if idle:
+        parts += ["### Paper tables that no run has reached yet\n"]
+        parts += [_details(f"{t.title}: {len(t.rows)} rows, none run", table_markdown(t)) for t in idle]
+    return parts
+
+
+def to_markdown(frame: pd.DataFrame, tolerances: Tolerances, references: ToyReferences | None = None) -> str:
+    """The leaderboard as Markdown: the pivots first (:mod:`bench.leaderboard_pivot`), then every number, one per
+    row, in collapsed blocks (one per paper table, the toy world, the other runs) and the statuses' meaning.
+
+    ``references`` (:func:`bench.toy_references.load`) adds the toy chance levels and references."""
     counts = frame["status"].value_counts()
     summary = ", ".join(f"{status}: {counts[status]}" for status in STATUS_NOTES if status in counts)
     parts = [
         "# BLIP-2 leaderboard: ours vs the paper\n",
         f"A row is **reproduced** when |ours − paper| ≤ {tolerances.describe()} (absolute, on the paper's "
         "0–100 scale); Δ = ours − paper. Ours is shown ± the half-width of its 95% bootstrap interval "
-        "(`ci95` in each run's metrics.json; the CSV has its low and high).\n",
+        "(`ci95` in each run's metrics.json; the CSV has its low and high). `leaderboard.png` plots the same.\n",
         f"Rows: {summary or 'none'}.\n",
+        *_glance(pivot_tables(frame, references), references),
+        "## Every number, one per row\n",
     ]
     for table_no, rows in frame[frame["table"].notna()].groupby("table", sort=True):
-        parts += [f"## {TABLE_TITLES.get(int(table_no), f'Table {table_no}')}\n", _md_rows(rows) + "\n"]
+        title = TABLE_TITLES.get(int(table_no), f"Table {table_no}")
+        parts.append(_details(f"{title}: {len(rows)} rows", _md_rows(rows)))
     extras = frame[frame["table"].isna()]
     toy = extras["model"].isin(TOY_MODELS)
     if toy.any():
-        parts += ["## Toy world\n", "The toy models (docs/toy-models.md) on the toy data root; `python -m bench run` "
-                  "with no arguments refreshes them.\n", _md_rows(extras[toy]) + "\n"]
+        parts.append(_details(f"Toy world: {int(toy.sum())} rows", _md_rows(extras[toy])))
     if (~toy).any():
-        parts += ["## Measured by our runs, not reported in the paper\n", _md_rows(extras[~toy]) + "\n"]
+        parts.append(_details(f"Measured by our runs, not reported in the paper: {int((~toy).sum())} rows",
+                              _md_rows(extras[~toy])))
     parts.append("Statuses: " + "; ".join(f"*{s}*: {note}" for s, note in STATUS_NOTES.items()) + ".\n")
     return "\n".join(parts)
 
 
-def to_png(frame: pd.DataFrame, tolerances: Tolerances) -> bytes:
-    """Ours against the paper's value for every compared row, with the y = x line; PNG bytes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+def write_leaderboard(frame: pd.DataFrame, out_dir: Path, tolerances: Tolerances,
+                      references: ToyReferences | None = None) -> list[Path]:
+    """Write the CSV, Markdown and PNG atomically into ``out_dir``; returns their paths. ``references`` adds the
+    toy chance levels and references to the Markdown and the plot."""
+    from bench.leaderboard_plot import to_png  # matplotlib loads only here
 
-    points = frame[frame["paper"].notna() & frame["ours"].notna()]
-    figure = Figure(figsize=(9, 8), dpi=110)
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    if len(points):
-        low = float(min(points["paper"].min(), points["ours"].min())) - 2
-        high = float(max(points["paper"].max(), points["ours"].max())) + 2
-        axes.plot([low, high], [low, high], color="grey", linestyle="--", linewidth=1, label="y = x (paper)")
-        colours = {REPRODUCED: "tab:green", DIFFERS: "tab:red", PARTIAL: "tab:orange"}
-        for status, group in points.groupby("status"):
-            axes.scatter(group["paper"], group["ours"], s=22, color=colours.get(status, "tab:blue"), label=status)
-        # Label every point while few; past that, only the ones that need a look, so labels stay legible.
-        labelled = points if len(points) <= MAX_LABELS else points[points["status"] != REPRODUCED]
-        for r in labelled.itertuples():
-            subset = "" if r.subset == "all" else f" {r.subset}"
-            axes.annotate(
-                f"{r.run} {r.task}/{r.split}{subset} {r.metric}",
-                (r.paper, r.ours),
-                fontsize=6,
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
-        axes.set_xlim(low, high)
-        axes.set_ylim(low, high)
-        axes.legend(loc="lower right", fontsize=8)
-    else:
-        axes.text(0.5, 0.5, "no run matches a paper row yet", ha="center", va="center", transform=axes.transAxes)
-    axes.set_xlabel("paper")
-    axes.set_ylabel("ours")
-    axes.set_title(f"BLIP-2: ours vs paper (reproduced = within {tolerances.describe()})", fontsize=10)
-    axes.grid(True, linewidth=0.3)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def write_leaderboard(frame: pd.DataFrame, out_dir: Path, tolerances: Tolerances) -> list[Path]:
-    """Write the CSV, Markdown and PNG atomically into ``out_dir``; returns their paths."""
     out_dir = Path(out_dir)
     csv_text = frame.to_csv(index=False, lineterminator="\n")
-    png = to_png(frame, tolerances)
+    png = to_png(frame, tolerances, references)
     return [
         atomic_write_text(out_dir / "leaderboard.csv", csv_text),
-        atomic_write_text(out_dir / "leaderboard.md", to_markdown(frame, tolerances)),
+        atomic_write_text(out_dir / "leaderboard.md", to_markdown(frame, tolerances, references)),
         atomic_write(out_dir / "leaderboard.png", lambda handle: handle.write(png)),
     ]

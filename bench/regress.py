@@ -1,4 +1,4 @@
-"""The CI gate: compare current runs with a baseline and report regressions as a PR-comment Markdown table.
+"""The CI gate: compare current runs with a baseline and report regressions as a PR comment (or JSON).
 
 All metrics are higher-is-better, so a regression is ``current < baseline - tolerance``. A baseline metric
 that the current runs lack is its own outcome (exit 2): a gate that silently skips what it cannot find would
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -242,15 +243,47 @@ def _rules(result: Comparison) -> str:
             f"seed {result.seed}. The other {len(compared) - tested} compared metric(s): {flat}.")
 
 
-def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) -> str:
-    """A PR-comment-ready report: verdict line, table, notes."""
+FAILING = (REGRESSION, PARTIAL, MISSING)
+
+
+def _name(r) -> str:
+    subset = "" if r.subset == "all" else f" {r.subset}"
+    return f"{r.model if r.run in ('', r.model) else r.run} {r.task} {r.split}{subset} {r.metric}"
+
+
+def _significant(result: Comparison) -> pd.Series:
+    """Rows the paired rule found changed beyond noise (adjusted p below alpha), in either direction."""
+    rows = result.rows
+    return (rows["rule"] == PAIRED) & (rows["p_adjusted"] < result.alpha) & ~rows["status"].isin(FAILING)
+
+
+def verdict(result: Comparison) -> str:
+    """The report's first line: what failed (up to three named), or that everything passed and under which rules."""
     rows = result.rows
     counts = rows["status"].value_counts()
-    verdict = {
-        EXIT_OK: "✅ no regression",
-        EXIT_REGRESSION: "❌ regression" if REGRESSION in counts else "❌ partial run (--allow-partial compares it)",
-        EXIT_MISSING: "⚠️ the runs lack metrics that the baseline has",
-    }[result.exit_code]
+    failing = rows[rows["status"].isin(FAILING)].sort_values("status", key=lambda s: s.map(FAILING.index),
+                                                               kind="stable")
+    if len(failing):
+        parts = []
+        if MISSING in counts:
+            parts.append(f"{counts[MISSING]} metric(s) missing from the runs")
+        if REGRESSION in counts:
+            parts.append(f"{counts[REGRESSION]} regression(s)")
+        if PARTIAL in counts:
+            parts.append(f"{counts[PARTIAL]} metric(s) of partial runs not compared (--allow-partial compares them)")
+        named = ", ".join(_name(r) + ("" if math.isnan(r.delta) else f" {r.delta:+.2f}")
+                          for r in failing.head(3).itertuples())
+        more = f" and {len(failing) - 3} more" if len(failing) > 3 else ""
+        icon = "⚠️" if result.exit_code == EXIT_MISSING else "❌"
+        return f"{icon} {'; '.join(parts)}: {named}{more}"
+    paired = int((rows["rule"] == PAIRED).sum())
+    changes = int(_significant(result).sum())
+    return (f"✅ no regression: {len(rows)}/{len(rows)} metrics pass (paired rule on {paired}, flat rule on "
+            f"{len(rows) - paired}); " + (f"{changes} significant change(s) within the tolerance" if changes
+                                           else "no significant change"))
+
+
+def _table(rows: pd.DataFrame, result: Comparison) -> str:
     p_header = "p (Holm-adjusted)" if result.correction == HOLM else "p (no correction)"
     body = [
         [r.model if r.run in ("", r.model) else f"{r.model} → {r.run}", r.task, r.split, r.subset, r.metric,
@@ -259,23 +292,47 @@ def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) 
          "—" if math.isnan(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", _fmt_p(r.p_adjusted)]
         for r in rows.itertuples()
     ]
+    headers = ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status",
+               "rule", "Δ 95% CI", p_header]
+    return markdown.table(headers, body, "lllllrrrrllrr")
+
+
+def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) -> str:
+    """A PR comment: the verdict line; then only what needs a look (failures first, then the changes the paired
+    rule found significant, in either direction) and the notes; then every metric in a collapsed block."""
+    rows = result.rows
+    counts = rows["status"].value_counts()
+    failing = rows[rows["status"].isin(FAILING)].sort_values("status", key=lambda s: s.map(FAILING.index),
+                                                               kind="stable")
+    changed = rows[_significant(result)].sort_values("p_adjusted", kind="stable")
     parts = [
-        f"### BLIP-2 regression check: {verdict}\n",
+        f"### BLIP-2 regression check: {verdict(result)}\n",
         f"Baseline `{baseline_name}`; {len(rows)} metric(s): "
         + ", ".join(f"{s} {counts[s]}" for s in (PASS, REGRESSION, MISSING, PARTIAL) if s in counts)
         + f"; tolerance {tolerances.describe()}.\n",
-        _rules(result) + "\n",
-        markdown.table(
-            ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status", "rule",
-             "Δ 95% CI", p_header],
-            body,
-            "lllllrrrrllrr",
-        )
-        + "\n",
     ]
+    if len(failing) or len(changed):
+        parts.append(f"**Failures and significant changes**: {len(failing)} failing; {len(changed)} passing "
+                     f"change(s) beyond noise (paired rule, adjusted p < {result.alpha:g}), up or down.\n")
+        parts.append(_table(pd.concat([failing, changed]), result) + "\n")
+    else:
+        parts.append("No failure and no significant change.\n")
     if result.notes:
         parts.append("\n".join(f"- {note}" for note in result.notes) + "\n")
+    parts.append(f"<details>\n<summary>All {len(rows)} metrics</summary>\n\n{_rules(result)}\n\n"
+                 f"{_table(rows, result)}\n\n</details>\n")
     return "\n".join(parts)
+
+
+def to_json(result: Comparison, tolerances: Tolerances, baseline_name: str) -> str:
+    """The same report for scripts: the verdict, how it was judged, and every row (NaN as null)."""
+    records = result.rows.astype(object).where(result.rows.notna(), None).to_dict(orient="records")
+    return json.dumps({
+        "verdict": verdict(result), "exit_code": result.exit_code, "baseline": baseline_name,
+        "tolerance": tolerances.describe(), "alpha": result.alpha, "correction": result.correction,
+        "resamples": result.resamples, "seed": result.seed, "p_value_method": P_VALUE_METHOD,
+        "notes": list(result.notes), "rows": records,
+    }, indent=1, ensure_ascii=False) + "\n"
 
 
 def write_baseline(current: pd.DataFrame, path: Path) -> int:

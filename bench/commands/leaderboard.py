@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from bench import toy_references
 from bench.leaderboard import DEFAULT_TOLERANCE, build_leaderboard, write_leaderboard
 from bench.paper import load_paper_results
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
@@ -33,8 +34,9 @@ def run(args: argparse.Namespace) -> int:
     tolerances = parse_tolerances(args.tolerance, DEFAULT_TOLERANCE)
     check_output_folder(args.out, "--out")
     frame = build_leaderboard(load_paper_results(), results_frame(collect_runs(args.runs)), tolerances)
+    references = toy_references.load()  # the toy chance levels and references, committed beside the paper's numbers
     with write_errors(args.out, "--out"):
-        written = write_leaderboard(frame, args.out, tolerances)
+        written = write_leaderboard(frame, args.out, tolerances, references)
     for path in written:
         print(f"wrote {path}")
     counts = frame["status"].value_counts()

@@ -23,7 +23,7 @@ from bench.gate import (
     resolve_baseline,
     write_bundle,
 )
-from bench.regress import check_models, compare, load_baseline, to_markdown, write_baseline
+from bench.regress import check_models, compare, load_baseline, to_json, to_markdown, write_baseline
 from bench.run_folders import DEFAULT_RUNS_DIR, collect_runs, results_frame
 from bench.tolerance import parse_tolerances
 from bench.typed_flags import given_flags
@@ -66,7 +66,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(gate a new checkpoint against an old one's numbers; default: each row's own model)",
     )
     parser.add_argument("--output", type=Path,
-                        help="also write the Markdown report to this file, for a PR comment (default: print only)")
+                        help="also write the report to this file, for a PR comment (default: print only)")
+    parser.add_argument("--format", choices=("md", "json"), default="md",
+                        help="md (default): a PR comment: the verdict line, the failures and significant changes, "
+                        "then every metric in a collapsed <details> block; json: the verdict and every row, for "
+                        "scripts")
     parser.add_argument(
         "--allow-partial",
         action="store_true",
@@ -82,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 # flags that only shape a comparison: with --write-baseline there is none, so giving one is an error
 _COMPARE_ONLY = {"tolerance": "--tolerance", "allow_partial": "--allow-partial", "output": "--output",
-                 "alpha": "--alpha", "correction": "--correction"}
+                 "alpha": "--alpha", "correction": "--correction", "format": "--format"}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -125,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
         raise BenchError(f"baseline {baseline_name} has no metric to compare")
     result = compare(baseline, current, tolerances, run=args.run, allow_partial=args.allow_partial,
                      alpha=args.alpha, correction=args.correction)
-    report = to_markdown(result, tolerances, baseline_name)
+    report = (to_json if args.format == "json" else to_markdown)(result, tolerances, baseline_name)
     sys.stdout.write(report)
     if args.output is not None:
         with write_errors(args.output, "--output"):

@@ -49,6 +49,10 @@ def test_one_point_on_3000_questions_passes_though_significant(tmp_path):
     result = _gate(tmp_path, vqa_records(3000, set()), vqa_records(3000, set(range(0, 3000, 100))))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "| all | accuracy | 100.00 | 99.00 | -1.00 | 2 | ✅ pass | paired |" in result.stdout
+    # a change beyond noise that passes is still shown above the collapsed table, with the verdict saying so
+    head = result.stdout.partition("<details>")[0]
+    assert "significant change(s) within the tolerance" in head.splitlines()[0]
+    assert "| all | accuracy | 100.00 | 99.00 | -1.00 | 2 | ✅ pass | paired |" in head
 
 
 def test_a_csv_baseline_keeps_the_flat_rule(tmp_path):

@@ -135,7 +135,13 @@ def test_command_writes_csv_md_png(runs, tmp_path):
     md = (out / "leaderboard.md").read_text(encoding="utf-8")
     assert "≤ 0.5 points (CIDEr: 1)" in md
     assert "| vitg-flant5xl | vitg-flant5xl | vqav2 | val | all | accuracy | 63.10 | 63.13 | +0.03 | reproduced |" in md
-    assert "## Measured by our runs, not reported in the paper" in md and "| my-finetune | my-finetune | okvqa" in md
+    assert "<summary>Measured by our runs, not reported in the paper: " in md
+    assert "| my-finetune | my-finetune | okvqa" in md
+    # the pivots come first: the paper table with runs, open; the one no run reached, collapsed; then every row
+    assert md.index("### Table 2: zero-shot VQA") < md.index("<summary>Table 4: fine-tuned VQAv2: 6 rows, none run")
+    assert md.index("<summary>Table 4: fine-tuned VQAv2: 6 rows, none run") < md.index("## Every number, one per row")
+    assert "| vqav2 | val | vitg-flant5xl | vitg-flant5xl | 63.13 | 63.10 | +0.03 | reproduced |" in md
+    assert "| gqa | test-dev | vitg-flant5xl | smoke | 30.00 | 44.20 | -14.20 | partial run |" in md
     assert (out / "leaderboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(out.glob(".*.tmp"))
 

@@ -65,8 +65,59 @@ def test_injected_drop_fails(baseline, tmp_path):
     assert "| vitg-qformer-coco | coco_retrieval | test | all | TR@1 | 85.40 | 84.00 | -1.40 | 0 | ❌ regression |" in (
         result.stdout
     )
-    assert result.stdout.count("❌ regression |") == 1
+    head, full = _split(result.stdout)
+    assert head.count("❌ regression |") == 1 and full.count("❌ regression |") == 1  # listed, and in the full table
     assert report.read_text(encoding="utf-8") == result.stdout
+
+
+def _split(report: str) -> tuple[str, str]:
+    """The PR comment's visible part and its collapsed full table."""
+    head, sep, rest = report.partition("<details>")
+    assert sep and rest.rstrip().endswith("</details>"), report
+    return head, rest
+
+
+def test_a_passing_gate_shows_one_verdict_line_and_no_table_outside_details(baseline, tmp_path):
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(_write_runs(tmp_path / "rerun")))
+    assert result.returncode == 0, result.stdout
+    head, full = _split(result.stdout)
+    assert head.splitlines()[0] == ("### BLIP-2 regression check: ✅ no regression: 13/13 metrics pass (paired rule "
+                                    "on 0, flat rule on 13); no significant change")
+    assert "|" not in head and "No failure and no significant change." in head
+    assert "<summary>All 13 metrics</summary>" in full and full.count("| ✅ pass |") == 13
+
+
+def test_a_failing_gate_lists_the_failures_first(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "worse", tr1=84.0, vqa=60.0)
+    folder = runs / "vitg-qformer-coco" / "coco_retrieval-test" / "metrics.json"
+    record = json.loads(folder.read_text(encoding="utf-8"))
+    del record["metrics"]["IR@10"]
+    folder.write_text(json.dumps(record), encoding="utf-8")
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs))
+    assert result.returncode == 2, result.stdout
+    head, _ = _split(result.stdout)
+    assert head.splitlines()[0] == (
+        "### BLIP-2 regression check: ⚠️ 1 metric(s) missing from the runs; 2 regression(s): vitg-flant5xl vqav2 "
+        "val accuracy -3.13, vitg-qformer-coco coco_retrieval test TR@1 -1.40, vitg-qformer-coco coco_retrieval "
+        "test IR@10")
+    listed = [line for line in head.splitlines() if line.startswith("| vitg")]
+    # the regressions (in the baseline's order), then the missing metric; nothing that passed
+    assert [line.split(" | ")[4] for line in listed] == ["accuracy", "TR@1", "IR@10"]
+    assert "| ✅ pass |" not in head
+
+
+def test_json_format_has_the_verdict_and_every_row(baseline, tmp_path):
+    runs = _write_runs(tmp_path / "worse", tr1=84.0)
+    out = tmp_path / "report.json"
+    result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs), "--format", "json",
+                        "--output", str(out))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert json.loads(out.read_text(encoding="utf-8")) == report
+    assert report["exit_code"] == 1 and report["verdict"].startswith("❌ 1 regression(s): vitg-qformer-coco")
+    assert len(report["rows"]) == 13 and {r["status"] for r in report["rows"]} == {"✅ pass", "❌ regression"}
+    tr1 = next(r for r in report["rows"] if r["metric"] == "TR@1")
+    assert (tr1["baseline"], tr1["current"], tr1["p_value"]) == (85.4, 84.0, None)
 
 
 def test_drop_within_tolerance_passes_and_default_applies(baseline, tmp_path):
@@ -174,7 +225,8 @@ def test_a_partial_current_run_fails_unless_allowed(baseline, tmp_path):
     write_run(runs, "vitg-qformer-coco", "coco_retrieval", "test", RETRIEVAL, partial=True, n=3)
     result = bench_here("regress", "--baseline", str(baseline), "--runs", str(runs))
     assert result.returncode == 1 and "Traceback" not in result.stdout + result.stderr
-    assert "❌ partial run (--allow-partial compares it)" in result.stdout
+    assert result.stdout.startswith("### BLIP-2 regression check: ❌ 9 metric(s) of partial runs not compared "
+                                    "(--allow-partial compares them): vitg-qformer-coco coco_retrieval test TR@1")
     assert "| TR@1 | 85.40 | 85.40 | +0.00 | 0 | ❌ partial run |" in result.stdout
     assert "| vitg-flant5xl | vqav2 | val | all | accuracy | 63.13 | 63.13 | +0.00 | 0 | ✅ pass |" in result.stdout
     assert "run vitg-qformer-coco coco_retrieval-test is partial (scored 3 samples of a bigger split)" in result.stdout

@@ -87,3 +87,8 @@ def test_the_default_job_runs_outside_the_checkout(installed, tmp_path):
     baseline = gate.stdout.split("Baseline `toy (", 1)[1].split(")`", 1)[0]
     assert Path(baseline).is_relative_to(installed.parent) and (Path(baseline) / "toy-opt").is_dir()
     assert "is partial" in gate.stdout
+    board = subprocess.run([str(installed / "blip2-bench"), "leaderboard"], capture_output=True, text=True, cwd=here,
+                           env=_clean_env())
+    assert board.returncode == 0, board.stderr[-3000:]
+    # the toy chance levels and references come from the wheel's package data
+    assert "| accuracy | chance | reference |" in (here / "results/leaderboard.md").read_text(encoding="utf-8")

@@ -218,13 +218,13 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
     "regress": (["--baseline", "b.csv"], {
         "runs": ["--runs", "other"], "tolerance": ["--tolerance", "accuracy=1"], "model": ["--model", "toy-opt"],
         "run": ["--run", "toy-t5"], "output": ["--output", "report.md"], "allow_partial": ["--allow-partial"],
-        "alpha": ["--alpha", "0.01"], "correction": ["--correction", "none"], "write_baseline": None,
-        "baseline": None}),
+        "alpha": ["--alpha", "0.01"], "correction": ["--correction", "none"], "format": ["--format", "json"],
+        "write_baseline": None, "baseline": None}),
     "regress --write-baseline": (["--write-baseline", "w.csv"], {
         "runs": ["--runs", "other"], "model": ["--model", "toy-opt"], "run": ["--run", "toy-t5"],
         "tolerance": ["--tolerance", "accuracy=1"], "output": ["--output", "report.md"],
         "allow_partial": ["--allow-partial"], "alpha": ["--alpha", "0.05"], "correction": ["--correction", "holm"],
-        "write_baseline": None, "baseline": None}),
+        "format": ["--format", "md"], "write_baseline": None, "baseline": None}),
     "compare": (["a", "b"], {
         "format": ["--format", "json"], "output": ["--output", "c.md"], "bootstrap_iters": ["--bootstrap-iters", "5"],
         "bootstrap_seed": ["--bootstrap-seed", "3"], "top": ["--top", "2"], "run_a": None, "run_b": None}),
@@ -245,7 +245,8 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
     "toy-data": ([], {"out": ["--out", "o"], "seed": ["--seed", "1"], "size": ["--size", "small"],
                       "overwrite": ["--overwrite"]}),
     "toy-chance": ([], {"data_root": ["--data-root", "d"], "seed": ["--seed", "1"]}),
-    "toy-ceiling": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-opt"]}),
+    "toy-ceiling": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-opt"],
+                         "write": ["--write", "refs.json"]}),
     "toy-itm-negatives": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-qformer-coco"],
                                "batches": ["--batches", "2"], "seed": ["--seed", "1"]}),
 }
@@ -261,6 +262,7 @@ def recorders(monkeypatch, tmp_path):
     import bench.commands.leaderboard as leaderboard
     import bench.commands.regress as regress
     import bench.commands.toy_data as toy_data
+    import bench.toy_references as toy_references
     import blip2.training.run as training_run
     import toyworld.analyses.ceiling as ceiling
     import toyworld.analyses.chance as chance
@@ -281,6 +283,7 @@ def recorders(monkeypatch, tmp_path):
         (regress, "write_baseline", lambda frame, path: calls.append(("write", frame.to_dict())) or len(frame)),
         (regress, "compare", lambda b, c, t, **k: calls.append(("compare", b.to_dict(), t, k)) or type(
             "Result", (), {"exit_code": 0})()), (regress, "to_markdown", lambda *a: "report\n"),
+        (regress, "to_json", lambda *a: "{}\n"),
         (compare_command, "compare_runs", rec("compare", {"metrics": {}})),
         (compare_command, "to_markdown", lambda report: "report\n"),
         (training_run, "run_recipe", lambda r, d, o, progress, log_with=None, allow_pipe_shards=False: calls.append(
@@ -296,6 +299,8 @@ def recorders(monkeypatch, tmp_path):
                                                               "root": tmp_path})()))]
     patches += [(toy_root, "ensure_root", rec("root", tmp_path)), (chance, "chance_metrics", rec("chance", {})),
                 (ceiling, "ceiling_metrics", rec("ceiling", {})),
+                (toy_references, "build", rec("references", toy_references.ToyReferences((), (), {}))),
+                (toy_references, "write", rec("write", tmp_path / "refs.json")),
                 (ceiling, "retrieval_ceiling", rec("oracle", {"TR@1": 0.0, "IR@1": 0.0, "ambiguous_texts": 0.0})),
                 (itm_negatives, "measure", rec("measure", dict.fromkeys(
                     ("pairs", "negative_text_true", "negative_image_true", "random_text_true", "itm_loss"), 0)))]
@@ -335,7 +340,7 @@ def test_a_flag_changes_what_the_command_does_or_is_refused(command, dest, recor
 def test_write_baseline_refuses_the_comparison_flags(recorders, capsys):
     """The walk is not vacuous: these must be refusals, and --model must narrow the snapshot."""
     for extra in (["--tolerance", "accuracy=1"], ["--output", "r.md"], ["--allow-partial"], ["--alpha", "0.05"],
-                  ["--correction", "holm"]):
+                  ["--correction", "holm"], ["--format", "md"]):
         code, _, err, calls = outcome("regress", ["--write-baseline", "w.csv", *extra], recorders, capsys)
         assert code == 2 and extra[0] in err and "Traceback" not in err
         assert calls == [[]]  # refused before reading any run: no call, no file
