@@ -39,6 +39,15 @@ def missing_reason() -> str | None:
     return None
 
 
+def when_missing(reason: str, environ: dict[str, str] | None = None) -> tuple[str, str]:
+    """What a test that needs the browser does without it: ``("fail", why)`` under CI (``CI=true``), where
+    ``.ci/run`` installs it, else ``("skip", why and how to install it)``."""
+    environ = dict(os.environ) if environ is None else environ
+    if environ.get("CI", "").lower() == "true":
+        return "fail", f"CI=true but the browser tests cannot run: {reason}"
+    return "skip", f"the browser tests need Chromium and its driver: {reason}"
+
+
 def start(profile: Path, width: int = 1360, height: int = 900) -> Any:
     """A headless Chromium WebDriver with a fresh profile in ``profile`` (a folder of the caller's)."""
     from selenium import webdriver

@@ -3,9 +3,10 @@
 The report must open from any machine without the data root, and a page of 50 full-size photos would be slow,
 so every image a sample shows is shrunk to at most :data:`THUMBNAIL_PX` pixels on its long side (JPEG quality
 :data:`JPEG_QUALITY`; smaller images keep their size) and written once, however many runs and samples show it.
-A COCO photo comes out near 3-4 KB, so the default budget (:data:`DEFAULT_BUDGET_MB`) holds every image of the
-seven paper tasks' evaluation splits (about 46k). Once the next thumbnail would pass the budget, thumbnails stop:
-the later samples show none, and the report says how many were left out and how to raise the budget.
+A photo comes out near 3 KB (docs/report.md has the measurement), so the default budget
+(:data:`DEFAULT_BUDGET_MB`) holds every image of the seven paper tasks' evaluation splits (about 46k). Once the
+next thumbnail would pass the budget, thumbnails stop: the later samples show none, and the report says how many
+were left out and how to raise the budget.
 """
 
 from __future__ import annotations
