@@ -23,7 +23,8 @@ from bench.report import pages
 from bench.report.chunks import write_chunks
 from bench.report.comparing import Comparison, compare
 from bench.report.inputs import ReportRun, collect_report_runs, compare_pairs
-from bench.report.samples import RunSamples, SampleTable
+from bench.report.rows import SampleTable
+from bench.report.samples import RunSamples
 from bench.report.tables import leaderboard_html
 from bench.report.thumbnails import DEFAULT_BUDGET_MB, MiB, Thumbnails
 from bench.writable import check_output_folder

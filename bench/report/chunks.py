@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.report.samples import Facet
+from bench.report.rows import Facet
 
 CHUNK_ROWS = 1000
 DATA = "data"

@@ -13,7 +13,7 @@ from typing import Any
 
 from bench.compare_report import compare_runs
 from bench.report.inputs import ReportRun
-from bench.report.samples import CAPTION, RETRIEVAL, Facet, SampleTable
+from bench.report.rows import CAPTION, RETRIEVAL, Facet, SampleTable
 
 SIDE_KEYS = ("p", "s", "sc", "top_t", "top_i")  # what differs between the two runs of a sample; the rest is shared
 CHANGES = {

@@ -16,7 +16,7 @@ from typing import Any
 from bench.report.chunks import CHUNK_ROWS, DATA, chunk_count
 from bench.report.comparing import Comparison
 from bench.report.inputs import ReportRun
-from bench.report.samples import SampleTable
+from bench.report.rows import SampleTable
 from bench.report.tables import breakdowns, cell, definition_list, metrics_table, number, signed, table
 
 PAGE_ROWS = 50

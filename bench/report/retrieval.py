@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.compare import Record, sample_key
-from bench.report.samples import RETRIEVAL, Facet, SampleTable, Thumb
+from bench.report.rows import RETRIEVAL, Facet, SampleTable, Thumb
 
 TOP = 5
 ROWS_PER_SORT = 256  # rows of a score matrix sorted at once (COCO's i2t is 5,000 x 25,000)

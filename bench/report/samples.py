@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,48 +22,11 @@ import tasks
 from bench.compare import Record, read_samples, sample_key
 from bench.errors import BenchError
 from bench.report.inputs import ReportRun, recorded_data_root
+from bench.report.retrieval import retrieval_table
+from bench.report.rows import CAPTION, RETRIEVAL, VQA, Facet, SampleTable, Thumb, fmt
 from bench.runner.folder import SAMPLES
 from tasks.errors import TaskInputError
 from tasks.splits import GenerationSplit, LoadedSplit, RetrievalSplit
-
-VQA, CAPTION, RETRIEVAL = "vqa", "caption", "retrieval"
-WRONG = 0  # the score facet's first value is always "wrong", as the issue defines it per kind of task
-Thumb = Callable[[Path | None], str | None]
-
-
-@dataclass(frozen=True)
-class Facet:
-    """One filter: its values and, per row, the index of the row's value (-1: the row has none)."""
-
-    key: str
-    label: str
-    values: tuple[str, ...]
-    codes: list[int]
-
-    def counts(self) -> list[int]:
-        counted = Counter(self.codes)
-        return [counted.get(i, 0) for i in range(len(self.values))]
-
-
-@dataclass
-class SampleTable:
-    """What the browser shows of one run (or of a pair of runs): rows, their columns and filters."""
-
-    kind: str
-    columns: list[dict[str, str]]  # {"key", "label", "type"}: which row keys to show, and how
-    rows: list[dict[str, Any]]
-    facets: list[Facet]
-    keys: list[str] = field(default_factory=list)  # bench.compare.sample_key of each row: pairs two runs' rows
-    scores: list[float] = field(default_factory=list)  # each row's own score (accuracy, CIDEr or rank)
-    notes: list[str] = field(default_factory=list)
-    header: list[tuple[str, str]] = field(default_factory=list)  # ("prompt", "a photo of"), shown above the rows
-    side_columns: list[dict[str, str]] = field(default_factory=list)  # a compare table's per-run columns (A, B)
-
-
-def fmt(value: float) -> str:
-    """A score as a reader wants it: one decimal, none when it is whole (89.99999999999999 -> "90")."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
 
 
 def kind_of(records: Sequence[Record]) -> str | None:
@@ -128,8 +91,6 @@ class RunSamples:
         if self.records is None:
             return None
         if self.kind == RETRIEVAL:
-            from bench.report.retrieval import retrieval_table
-
             loaded = self.loaded if isinstance(self.loaded, RetrievalSplit) else None
             table = retrieval_table(self.run.folder, self.records, loaded, thumb)
         else:
