@@ -15,7 +15,7 @@ from bench.compare_report import compare_runs
 from bench.report.inputs import ReportRun
 from bench.report.rows import CAPTION, RETRIEVAL, Facet, SampleTable
 
-SIDE_KEYS = ("p", "s", "sc", "top_t", "top_i")  # what differs between the two runs of a sample; the rest is shared
+SIDE_KEYS = ("p", "s", "sc", "o", "top_t", "top_i")  # what differs between the two runs of a sample; the rest is shared
 CHANGES = {
     "vqa": ("accuracy fell in B (right → wrong)", "accuracy rose in B (wrong → right)"),
     CAPTION: ("CIDEr fell in B", "CIDEr rose in B"),

@@ -169,7 +169,8 @@ def browser(table_: SampleTable, slug: str, depth: int, sides: Sequence[str] = (
                '<button type="button" class="next">next →</button>')
     count = '<span class="count"><span id="match-count"></span> matching <span class="status"></span></span>'
     base = f"{up}{DATA}/{slug}"
-    return (f'<section class="browser" id="browser" data-slug="{escape(slug)}" data-root="{escape(up)}" '
+    kind = "browser compare" if sides else "browser"
+    return (f'<section class="{kind}" id="browser" data-slug="{escape(slug)}" data-root="{escape(up)}" '
             f'data-base="{escape(base)}" data-rows="{len(table_.rows)}" '
             f'data-chunk-rows="{CHUNK_ROWS}" data-chunks="{chunk_count(len(table_.rows))}" '
             f'data-page-rows="{PAGE_ROWS}" data-manifest="{escape(json.dumps(manifest, ensure_ascii=False))}">'
@@ -211,6 +212,11 @@ def compare_page(comparison: Comparison) -> str:
             for name, leaf in metric_leaves(report.get("metrics") or {})]
     rows += [[escape(name), escape(number(leaf["a"])), escape(number(leaf["b"])), escape(signed(leaf["delta"])),
               "—", "—"] for name, leaf in (report.get("not_compared") or {}).items()]
+    headers = ["metric", "A", "B", "Δ", "95% interval of Δ", "p"]
+    whole = [row for row in rows if "." not in row[0]]  # per-subset rows ("by_domain.in-domain.CIDEr") fold away
+    subsets = [row for row in rows if "." in row[0]]
+    metrics = table(headers, whole) + (f"<details><summary>per subset ({len(subsets)})</summary>"
+                                       f"{table(headers, subsets)}</details>" if subsets else "")
     shared = report.get("shared") or {}
     counts = (f"{shared.get('shared', 0):,} shared samples ({shared.get('only_a', 0):,} only in A, "
               f"{shared.get('only_b', 0):,} only in B); Δ = B − A, paired bootstrap of {report['resamples']} "
@@ -224,6 +230,6 @@ def compare_page(comparison: Comparison) -> str:
             f"<span class=\"side-b\">B {escape(b.result.run)}</span></h1>"
             f'<p class="hint">A: <a href="../{escape(run_href(a))}">{escape(a.label)}</a> · B: '
             f'<a href="../{escape(run_href(b))}">{escape(b.label)}</a> · {escape(counts)}</p>'
-            + table(["metric", "A", "B", "Δ", "95% interval of Δ", "p"], rows) + notes_html(reasons)
+            + metrics + notes_html(reasons)
             + f"<section><h2>Samples whose score changed</h2>{samples}</section>")
     return page(f"compare {a.label} / {b.label}", body, 1)

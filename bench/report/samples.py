@@ -184,8 +184,9 @@ def caption_table(records: Sequence[Record], loaded: GenerationSplit | None, thu
                   if isinstance(record.get(name), int | float)]
         row: dict[str, Any] = {"id": f"image {record.get('image', record['id'])}",
                                "p": str(record.get("prediction", "")), "refs": [str(c) for c in record["references"]],
-                               "s": f"CIDEr {fmt(cider)}", "sc": ("bad", "")[cls],
-                               "tag": " · ".join(others + ([str(record["domain"])] if record.get("domain") else []))}
+                               "s": f"CIDEr {fmt(cider)}", "sc": ("bad", "")[cls], "o": " · ".join(others)}
+        if record.get("domain"):
+            row["tag"] = str(record["domain"])
         if sample is not None:
             row["th"] = thumb(sample.image_path)
         rows.append(row)
@@ -194,6 +195,7 @@ def caption_table(records: Sequence[Record], loaded: GenerationSplit | None, thu
     domain = _facet("domain", "domain", [r.get("domain") for r in records])
     facets += [domain] if domain is not None else []
     columns = [{"key": "p", "label": "prediction", "type": "text"},
+               {"key": "o", "label": "scores", "type": "text"},
                {"key": "refs", "label": "references", "type": "list"}]
     return SampleTable(CAPTION, columns, rows, facets, [sample_key(r) for r in records], ciders, notes)
 
