@@ -59,13 +59,14 @@ def compare_runs(path_a: Path, path_b: Path, resamples: int, seed: int, top: int
     return report
 
 
-def _leaves(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, dict[str, Any]]]:
+def metric_leaves(tree: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[str, dict[str, Any]]]:
+    """``("by_domain.in-domain.CIDEr", {"a", "b", "delta", "ci95", "p_value"})`` for each metric of a report."""
     out: list[tuple[str, dict[str, Any]]] = []
     for key, value in tree.items():
         if isinstance(value, dict) and "delta" in value and "a" in value:
             out.append((".".join((*prefix, key)), value))
         elif isinstance(value, dict):
-            out += _leaves(value, (*prefix, key))
+            out += metric_leaves(value, (*prefix, key))
     return out
 
 
@@ -91,7 +92,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         lines.append(f"- Δ = B − A; {report['resamples']} resamples, seed {report['seed']}; {report['method']}")
     rows = [[name, _num(leaf["a"]), _num(leaf["b"]), _num(leaf["delta"], True),
              f"[{leaf['ci95'][0]:+.2f}, {leaf['ci95'][1]:+.2f}]", _p(leaf["p_value"])]
-            for name, leaf in _leaves(report["metrics"])]
+            for name, leaf in metric_leaves(report["metrics"])]
     rows += [[name, _num(leaf["a"]), _num(leaf["b"]), _num(leaf["delta"], True), "—", "—"]
              for name, leaf in report["not_compared"].items()]
     lines += ["", markdown.table(["metric", "A", "B", "Δ", "95% CI", "p"], rows, "lrrrrr")]
@@ -121,4 +122,4 @@ def _changed_markdown(changed: dict[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["CompareError", "compare_runs", "to_markdown"]
+__all__ = ["CompareError", "compare_runs", "metric_leaves", "to_markdown"]

@@ -2,8 +2,9 @@
 
 On a fresh clone it makes the toy data root if it is missing, evaluates the committed toy models on
 every task (the generative ones on the 5 generation tasks, the retrieval one on the 2 retrieval tasks),
-writes their run folders and refreshes the leaderboard, whose "Toy world" section lists them. It needs
-no download, so a new user sees the whole harness work, with meaningful numbers, in a few minutes.
+writes their run folders, refreshes the leaderboard, whose "Toy world" section lists them, and writes the
+HTML report of the toy runs (`bench report`) beside the run folders. It needs no download, so a new user sees
+the whole harness work, with meaningful numbers and samples to browse, in a few minutes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class DefaultJob:
     num_workers: int = 0
 
     @property
+    def report_dir(self) -> Path:
+        """The HTML report of the toy runs: `report/` beside the runs folder (results/report by default)."""
+        return Path(self.output_dir).parent / "report"
+
+    @property
     def refreshes_leaderboard(self) -> bool:
         """Only a full run into the runs folder beside the leaderboard files may rewrite them."""
         return self.limit is None and Path(self.output_dir).resolve() == (Path(self.results_dir) / "runs").resolve()
@@ -51,6 +57,7 @@ def task_names(kind: str) -> list[str]:
 def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
     """Evaluate every toy model on its tasks (and refresh the leaderboard, see `DefaultJob`); returns the
     run folders."""
+    from bench.report import ReportOptions, build_report, check_report_folder
     from bench.runner.checks import check_request
     from bench.runner.run import RunRequest, run_all
 
@@ -63,13 +70,16 @@ def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
                 for model, names in plan]
     for request in requests:  # bad flags stop the job before the toy root is built
         check_request(request)
+    check_report_folder(job.report_dir, "the report folder (report/ beside --output-dir)")
     ensure_root(job.data_root)
     folders: list[Path] = []
     for request in requests:
         folders += run_all(request)
     if job.refreshes_leaderboard:
         write_leaderboard(job.output_dir, job.results_dir)
+    report = build_report(folders, job.report_dir, ReportOptions(data_root=Path(job.data_root)))
     print(where_it_wrote(job))
+    print(f"report of the toy runs ({report.bytes / 2**20:.1f} MiB): open {report.index.resolve().as_uri()}")
     return folders
 
 

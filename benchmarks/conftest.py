@@ -28,6 +28,7 @@ MID = TinyShape(image_size=224, patch_size=14, vision_width=256, vision_layers=4
 RESULTS: dict[str, dict[str, float]] = {}  # benchmark -> {"ours": s, "transformers": s}
 MEMORY: dict[str, float] = {}  # label -> peak extra MiB
 COSTS: dict[str, tuple[float, float, str]] = {}  # benchmark -> (added s, baseline s, what the baseline is)
+NOTES: list[str] = []  # measurements that are not a ratio (the report's page times), printed as they are
 
 
 def record(bench: str, path: str, benchmark) -> None:
@@ -44,6 +45,8 @@ def record_cost(bench: str, added: float, baseline: float, baseline_label: str) 
 
 def pytest_terminal_summary(terminalreporter) -> None:
     write = terminalreporter.write_line
+    for note in NOTES:
+        write(note)
     for name, (added, baseline, label) in COSTS.items():
         write("")
         write(f"{name}: adds {added:.2f} s to {baseline:.2f} s of {label} ({added / baseline:.2f}x)")

@@ -43,3 +43,23 @@ def tiny_dir(tmp_path_factory):
 def random_images(n: int, seed: int = 0, size=(37, 45)) -> list[Image.Image]:
     rng = np.random.default_rng(seed)
     return [Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)) for _ in range(n)]
+
+
+@pytest.fixture(scope="session")
+def chromium(tmp_path_factory):
+    """Headless Chromium (the system's, through Selenium and chromedriver) for the report's browser tests.
+
+    Under CI (`CI=true`) a missing browser fails the test, since `.ci/run` installs it; elsewhere it skips, saying
+    how to install it."""
+    from bench.report import chromium as headless
+
+    reason = headless.missing_reason()
+    if reason is not None:
+        action, message = headless.when_missing(reason)
+        (pytest.fail if action == "fail" else pytest.skip)(message)
+    driver = headless.start(tmp_path_factory.mktemp("chromium-profile"))
+    # Any alert() a page would raise is recorded instead, so a test can see that none fired.
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {
+        "source": "window.__alerts = []; window.alert = function (m) { window.__alerts.push(String(m)); };"})
+    yield driver
+    driver.quit()

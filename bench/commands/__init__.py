@@ -15,6 +15,7 @@ from bench.commands import (
     listing,
     paper,
     regress,
+    report,
     run,
     score,
     toy_ceiling,
@@ -24,5 +25,5 @@ from bench.commands import (
     train,
 )
 
-COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, compare, card, train, cost,
-                                   toy_data, toy_chance, toy_ceiling, toy_itm_negatives)
+COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, compare, report, card, train,
+                                   cost, toy_data, toy_chance, toy_ceiling, toy_itm_negatives)

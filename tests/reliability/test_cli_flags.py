@@ -228,6 +228,11 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
     "compare": (["a", "b"], {
         "format": ["--format", "json"], "output": ["--output", "c.md"], "bootstrap_iters": ["--bootstrap-iters", "5"],
         "bootstrap_seed": ["--bootstrap-seed", "3"], "top": ["--top", "2"], "run_a": None, "run_b": None}),
+    "report": (["runs"], {
+        "runs": ["other"], "output": ["--output", "o"], "data_root": ["--data-root", "."],
+        "compare": ["--compare", "a", "b"], "no_compare": ["--no-compare"],
+        "thumbnail_budget_mb": ["--thumbnail-budget-mb", "5"], "bootstrap_iters": ["--bootstrap-iters", "5"],
+        "bootstrap_seed": ["--bootstrap-seed", "3"]}),
     "train": (["--recipe", "toy_stage1"], {
         "recipe": ["--recipe", "toy_stage2_opt"], "data_root": ["--data-root", "d"], "output": ["--output", "o"],
         "set": ["--set", "max_steps=3"], "quiet": ["--quiet"], "log_with": ["--log-with", "none"],
@@ -262,6 +267,7 @@ def recorders(monkeypatch, tmp_path):
     import bench.commands.leaderboard as leaderboard
     import bench.commands.regress as regress
     import bench.commands.toy_data as toy_data
+    import bench.report as report
     import bench.toy_references as toy_references
     import blip2.training.run as training_run
     import toyworld.analyses.ceiling as ceiling
@@ -295,6 +301,8 @@ def recorders(monkeypatch, tmp_path):
         (leaderboard, "load_paper_results", lambda: None),
         (leaderboard, "build_leaderboard", lambda p, c, t: calls.append(("build", t)) or pd.DataFrame(
             {"status": ["ok"]})), (leaderboard, "write_leaderboard", rec("write", [])),
+        (report, "build_report", rec("report", type("Summary", (), {
+            "notes": [], "runs": 1, "comparisons": 0, "bytes": 0, "output": tmp_path, "index": tmp_path / "i"})())),
         (toy_data, "build", rec("build", type("Built", (), {"manifest": {"counts": {"images": 1}}, "written": True,
                                                               "root": tmp_path})()))]
     patches += [(toy_root, "ensure_root", rec("root", tmp_path)), (chance, "chance_metrics", rec("chance", {})),

@@ -54,3 +54,26 @@ def test_the_leaderboard_of_its_runs_has_a_toy_section(default_job):
 def test_half_the_arguments_is_an_error(capsys):
     assert main(["run", "--task", "vqav2"]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+def test_it_writes_the_report_of_its_runs(default_job):
+    report = default_job / "results/report"
+    runs = [json.loads(p.read_text()) for p in (default_job / "results/runs").glob("*/*/metrics.json")]
+    pages = sorted(p.name for p in (report / "runs").glob("*.html"))
+    assert pages == sorted(f"{r['model']}--{r['task']}-{r['split']}.html" for r in runs)
+    index = (report / "index.html").read_text()
+    assert all(f'href="runs/{page}"' in index for page in pages)
+    # every pair of generative models gets a compare page per generation task
+    assert len(list((report / "compare").glob("*.html"))) == 3 * len(task_names("generation"))
+
+
+def test_every_page_of_the_toy_report_renders_in_chromium(default_job, chromium):
+    from bench.report.chromium import wait_rendered
+
+    report = default_job / "results/report"
+    for page in sorted(report.glob("runs/*.html")) + sorted(report.glob("compare/*.html")):
+        chromium.get(page.as_uri())
+        wait_rendered(chromium, 1)
+        rows = int(chromium.find_element("css selector", "section.browser").get_attribute("data-rows"))
+        assert len(chromium.find_elements("css selector", ".cards .card")) == min(rows, 50), page
+        assert not [e for e in chromium.get_log("browser") if e["level"] == "SEVERE"], page
