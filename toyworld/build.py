@@ -1,8 +1,12 @@
-"""`bench train --recipe toy`: rebuild every toy checkpoint, from the frozen backbones to the fine-tuned models.
+"""The toy build, in two recipes, as the paper's: frozen backbones that exist first, then BLIP-2 on them.
 
-Order (each step reads the previous one's folder under the output root):
-backbones (ViT, OPT, T5, Q-Former tokenizer) -> toy_stage1 -> toy_stage2_opt / toy_stage2_t5 ->
-toy_caption_opt, toy_retrieval. `export_models` then writes the zoo's committed toy weights.
+- `bench train --recipe toy-backbones` (`build_backbones`): the ViT, OPT, T5 and the Q-Former tokenizer,
+  committed in `toyworld/backbones/weights/`.
+- `bench train --recipe toy` (`build_toy`): copies the committed backbones into the output root, then
+  toy_stage1 -> toy_stage2_opt / toy_stage2_t5 -> toy_caption_opt, toy_retrieval, each step reading the
+  previous one's folder. `export_models` writes the zoo's committed toy weights, leaving every frozen
+  backbone in its one committed file (`blip2.checkpoints.shared_parts`).
+
 `scale` shrinks every step count (tests run the whole chain in seconds).
 """
 
@@ -19,9 +23,11 @@ import torch
 from safetensors.torch import load_file
 
 from blip2.checkpoints.native import WEIGHTS_NAME
+from blip2.checkpoints.shared_parts import SharedPartError, split_shared, write_parts
 from blip2.checkpoints.weights_io import save_safetensors
 from blip2.training.recipe import Recipe, load_recipe
 from tasks.atomic import atomic_write_text
+from toyworld import backbones
 from toyworld.backbones import llms, vision
 from toyworld.reproduce import compare_weights, loss_traces
 from toyworld.zoo import MODELS_DIR
@@ -122,51 +128,104 @@ def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale
     return output_root / recipe.name / "model"
 
 
-def build_toy(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
-              progress: bool = True) -> ToyBuild:
-    """Train the backbones and every toy recipe; export the zoo's toy models when `export_root` is given.
-    On CPU kernels are deterministic throughout, so a rebuild on the same machine retraces the committed
-    build (on GPU that is left to the user: `trainer.deterministic_kernels`)."""
+def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
+                    progress: bool = True) -> ToyBuild:
+    """Train the frozen toy backbones into `<output_root>/toy_backbones`; copy them to `export_root` (the
+    committed `toyworld/backbones/weights/`) when given, with the build's record."""
     from blip2.training.trainer import deterministic_kernels
 
     with deterministic_kernels(not torch.cuda.is_available()):
-        return _build_toy(data_root, output_root, scale, export_root, progress)
+        torch.manual_seed(0)
+        build = ToyBuild(scale=scale)
+        base = BackboneSteps()
+        steps = BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
+                              batch=base.batch, vit_scenes=round(base.vit_scenes * scale))
+        train_backbones(data_root, output_root, steps, build, progress)
+    build.losses = loss_traces(output_root, [])
+    if export_root is not None:
+        copy_backbones(output_root / BACKBONES, export_root)
+        build.exported = {name: str(export_root / name) for name in backbones.FOLDERS}
+        record = {k: v for k, v in build.to_dict().items() if k != "losses"}
+        atomic_write_text(export_root / "backbones_build.json", json.dumps(record, indent=2) + "\n")
+    atomic_write_text(output_root / "toy_backbones_build.json", json.dumps(build.to_dict(), indent=2))
+    return build
+
+
+def copy_backbones(source: Path, target: Path) -> None:
+    """The backbone folders of `source` into `target`, each replaced whole (nothing of an older one stays)."""
+    missing = [name for name in backbones.FOLDERS if not (source / name).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{source} lacks the backbone folder(s) {', '.join(missing)}; build them with "
+                                "`python -m bench train --recipe toy-backbones`")
+    target.mkdir(parents=True, exist_ok=True)
+    for name in backbones.FOLDERS:
+        shutil.rmtree(target / name, ignore_errors=True)
+        shutil.copytree(source / name, target / name, ignore=shutil.ignore_patterns("*.tmp"))
+
+
+def build_toy(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
+              progress: bool = True, backbones_root: Path = backbones.WEIGHTS_DIR) -> ToyBuild:
+    """Every toy BLIP-2 recipe on the committed backbones (`backbones_root`); export the zoo's toy models when
+    `export_root` is given. On CPU kernels are deterministic throughout, so a rebuild on the same machine
+    retraces the committed build (on GPU that is left to the user: `trainer.deterministic_kernels`)."""
+    from blip2.training.trainer import deterministic_kernels
+
+    with deterministic_kernels(not torch.cuda.is_available()):
+        return _build_toy(data_root, output_root, scale, export_root, progress, backbones_root)
 
 
 def _build_toy(data_root: Path, output_root: Path, scale: float, export_root: Path | None,
-               progress: bool) -> ToyBuild:
+               progress: bool, backbones_root: Path) -> ToyBuild:
     torch.manual_seed(0)
     build = ToyBuild(scale=scale)
-    base = BackboneSteps()
-    steps = BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
-                                        batch=base.batch, vit_scenes=round(base.vit_scenes * scale))
-    train_backbones(data_root, output_root, steps, build, progress)
+    copy_backbones(backbones_root, output_root / BACKBONES)
     for name in RECIPES:
         train_toy_recipe(name, data_root, output_root, scale, build, progress)
-    build.losses = loss_traces(output_root, list(RECIPES))
+    build.losses = loss_traces(output_root, list(RECIPES), backbones=False)
     if export_root is not None:
-        build.exported = export_models(output_root, export_root, build.replaced_weights)
+        build.exported = export_models(output_root, export_root, build.replaced_weights, backbones_root)
     atomic_write_text(output_root / "toy_build.json", json.dumps(build.to_dict(), indent=2))
     return build
 
 
-def export_models(output_root: Path, export_root: Path, replaced: dict[str, str] | None = None) -> dict[str, str]:
-    """Copy each toy recipe's model into `<export_root>/<zoo name>`, weights stored as fp16 (the committed
-    files stay small; loading casts them back to fp32). `replaced` receives, per zoo name, how the new
-    weights compare with the ones they overwrite."""
+def export_models(output_root: Path, export_root: Path, replaced: dict[str, str] | None = None,
+                  backbones_root: Path = backbones.WEIGHTS_DIR) -> dict[str, str]:
+    """Copy each toy recipe's model into `<export_root>/<zoo name>`: what it trained stored as fp16 (the
+    committed files stay small; loading casts them back to fp32), each backbone it kept frozen left in its
+    file under `backbones_root` (fp32, as it was trained with). `replaced` receives, per zoo name, how the
+    new weights compare with the ones they overwrite."""
     exported = {}
     for zoo_name, recipe in EXPORTS.items():
         source, target = output_root / recipe / "model", export_root / zoo_name
         tensors = load_file(str(source / WEIGHTS_NAME))
-        half = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
+        own, parts = split_shared(tensors, target, frozen_backbones(tensors, backbones_root))
+        half = {k: v.half() if v.is_floating_point() else v for k, v in own.items()}
         if replaced is not None:
             old = target / WEIGHTS_NAME
             replaced[zoo_name] = compare_weights(load_file(str(old)), half) if old.is_file() else "new"
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(source, target)
         save_safetensors(half, target / WEIGHTS_NAME, metadata={"format": "pt", "producer": "blip2-bench toy"})
+        write_parts(target, parts)
         exported[zoo_name] = str(target)
     return exported
+
+
+def frozen_backbones(tensors: dict[str, torch.Tensor], backbones_root: Path) -> dict[str, tuple[Path, str]]:
+    """The backbones a model kept frozen, as `split_shared` sources: those whose every tensor it holds
+    unchanged (a model fine-tuned with its ViT unfrozen keeps its own ViT)."""
+    sources = {}
+    for file, prefix, select in backbones.SHARED_PARTS.values():
+        path = backbones_root / file
+        if not any(k.startswith(prefix + select) for k in tensors) or not path.is_file():
+            continue
+        try:
+            split_shared({k: v for k, v in tensors.items() if k.startswith(prefix)}, backbones_root,
+                         {prefix: (path, select)})
+        except SharedPartError:
+            continue
+        sources[prefix] = (path, select)
+    return sources
 
 
 def default_export_root() -> Path:

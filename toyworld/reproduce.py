@@ -20,11 +20,12 @@ from toyworld.errors import ToyError
 BACKBONE_LOG = "toy_backbones/log.jsonl"
 
 
-def loss_traces(output_root: Path, stages: list[str]) -> dict[str, list[float]]:
-    """Each backbone's and each recipe's per-step losses, read from the build's `log.jsonl` files."""
+def loss_traces(output_root: Path, stages: list[str], backbones: bool = True) -> dict[str, list[float]]:
+    """Each backbone's (unless not `backbones`: copied, not trained) and each recipe's per-step losses, read
+    from the build's `log.jsonl` files."""
     traces: dict[str, list[float]] = {}
     backbone_log = output_root / BACKBONE_LOG
-    if backbone_log.is_file():
+    if backbones and backbone_log.is_file():
         for line in backbone_log.read_text(encoding="utf-8").splitlines():
             record = json.loads(line)
             traces.setdefault(f"backbone_{record['backbone'].lower()}", []).append(record["loss"])

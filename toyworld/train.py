@@ -1,8 +1,9 @@
-"""`bench train --recipe toy` and `--recipe toy-findings`: the toy world's training, from the command line.
+"""`bench train --recipe toy-backbones | toy | toy-findings`: the toy world's training, from the command line.
 
-`toy` generates the toy data root if it is missing, rebuilds every toy checkpoint (backbones, stage 1,
-stage 2, fine-tuning) and writes the zoo's committed weights (`toyworld/models/`). `toy-findings`
-trains and evaluates the paper's two ablations in miniature (`toyworld.analyses.findings`).
+Each generates the toy data root if it is missing. `toy-backbones` trains the frozen backbones and commits
+them (`toyworld/backbones/weights/`); `toy` rebuilds every toy BLIP-2 checkpoint on them (stage 1, stage 2,
+fine-tuning) and writes the zoo's committed weights (`toyworld/models/`). `toy-findings` trains and
+evaluates the paper's two ablations in miniature (`toyworld.analyses.findings`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from toyworld.errors import ToyError
 if TYPE_CHECKING:
     from toyworld.build import ToyBuild
 
+TOY_RECIPES = ("toy-backbones", "toy", "toy-findings")
 KNOWN = {"scale", "export"}
 # The build whose weights are committed in toyworld/models/ (its toy_build.json, copied here with them).
 REFERENCE_BUILD = Path("results/toy_build.json")
@@ -28,7 +30,8 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
             compare: Compare, quiet: bool = False) -> int:
     """Run the toy build (or the findings); `--set scale=0.1` shortens every step, `--set export=false`
     leaves the committed weights alone."""
-    from toyworld.build import build_toy, default_export_root
+    from toyworld.backbones import WEIGHTS_DIR
+    from toyworld.build import build_backbones, build_toy, default_export_root
     from toyworld.reproduce import read_reference
 
     unknown = sorted(set(overrides) - KNOWN)
@@ -46,15 +49,26 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
         print(json.dumps(findings, indent=2))
         return 0
     export = bool(overrides.get("export", True))
+    if recipe == "toy-backbones":
+        build = build_backbones(root, output, scale=scale, export_root=WEIGHTS_DIR if export else None,
+                                progress=not quiet)
+        _print_steps(build)
+        print(f"toy backbones: {time.perf_counter() - start:.0f} s; report {output / 'toy_backbones_build.json'}"
+              + (f"; committed to {WEIGHTS_DIR} (rebuild the toy models on them: --recipe toy)" if export else ""))
+        return 0
     build = build_toy(root, output, scale=scale, export_root=default_export_root() if export else None,
                       progress=not quiet)
-    for name, seconds in build.seconds.items():
-        loss = build.final_loss.get(name)
-        print(f"{name:>20}: {seconds:7.1f} s" + (f"  final loss {loss:.4f}" if loss is not None else ""))
+    _print_steps(build)
     _report_reproduction(build, reference)
     print(f"toy build: {time.perf_counter() - start:.0f} s; report {output / 'toy_build.json'}"
           + (f"; weights exported to {default_export_root()}" if export else ""))
     return 0
+
+
+def _print_steps(build: ToyBuild) -> None:
+    for name, seconds in build.seconds.items():
+        loss = build.final_loss.get(name)
+        print(f"{name:>20}: {seconds:7.1f} s" + (f"  final loss {loss:.4f}" if loss is not None else ""))
 
 
 def _report_reproduction(build: ToyBuild, reference: tuple[float, dict[str, list[float]]] | None) -> None:

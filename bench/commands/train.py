@@ -17,8 +17,9 @@ HELP = "run a training recipe (stage 1, stage 2, caption / VQA / retrieval fine-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", required=True,
-                        help="recipe name (blip2/training/recipes/, toyworld/recipes/) or a JSON file; 'toy' "
-                             "rebuilds every toy checkpoint, 'toy-findings' runs the toy Figure 5 / Table 6 ablations")
+                        help="recipe name (blip2/training/recipes/, toyworld/recipes/) or a JSON file; 'toy-backbones' "
+                             "trains the frozen toy backbones, 'toy' rebuilds every toy BLIP-2 checkpoint on them, "
+                             "'toy-findings' runs the toy Figure 5 / Table 6 ablations")
     parser.add_argument("--data-root", help="data root (default: $BLIP2_DATA, then ./data)")
     parser.add_argument("--output", default="results/train", help="folder for <recipe>/{model,checkpoint,log.jsonl}")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "refused)")
     parser.add_argument("--log-with", choices=TRACKERS,
                         help=f"experiment tracker for losses, learning rates and throughput, written under "
-                             f"<output>/<recipe>/logs (default: {DEFAULT_HELP}; not for 'toy' / 'toy-findings')")
+                             f"<output>/<recipe>/logs (default: {DEFAULT_HELP}; not for the toy-* builds)")
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -50,8 +51,9 @@ def _overrides(pairs: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from blip2.training import load_recipe
     from blip2.training.run import run_recipe
+    from toyworld.train import TOY_RECIPES
 
-    if args.recipe in ("toy", "toy-findings"):
+    if args.recipe in TOY_RECIPES:
         for flag in ("log_with", "allow_pipe_shards"):
             if flag in given_flags(args):
                 raise BenchError(f"--{flag.replace('_', '-')} is for one recipe; --recipe {args.recipe} trains many "

@@ -1,7 +1,8 @@
-"""Our own format: `blip2_config.json` + `model.safetensors` + tokenizer folders.
+"""Our own format: `blip2_config.json` + `model.safetensors` + tokenizer folders (+ `shared_parts.json`).
 
 It stores exactly what `blip2` builds, so a fine-tuned or trained model reloads
-with no mapping at all, and tied tensors are written once.
+with no mapping at all, and tied tensors are written once. A frozen part (the ViT, the LLM) may be kept
+in another file that several models share (`shared_parts`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..config import Blip2Config
 from ..errors import ModelInputError
 from ..models.build import build_model
 from .keymap import load_into, model_keys
+from .shared_parts import SharedPartError, load_parts, read_parts, split_shared, write_parts
 from .weights_io import MissingWeightsError, load_safetensors, save_safetensors
 
 CONFIG_NAME = "blip2_config.json"
@@ -31,13 +33,20 @@ def is_native_dir(path: Path) -> bool:
     return (Path(path) / CONFIG_NAME).is_file()
 
 
-def save_native(model: torch.nn.Module, directory: str | Path) -> Path:
-    """Write config, weights and tokenizers; files are written to temporary names, then renamed."""
+def save_native(model: torch.nn.Module, directory: str | Path,
+                shared: dict[str, tuple[Path, str]] | None = None) -> Path:
+    """Write config, weights and tokenizers; files are written to temporary names, then renamed.
+
+    ``shared`` (``{prefix: (file, select)}``, see `shared_parts.split_shared`) leaves frozen parts in the files
+    that already hold them.
+    """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     state = model.state_dict()
     tensors = {k: state[k].detach().contiguous().cpu() for k in model_keys(model)}
+    tensors, parts = split_shared(tensors, directory, shared or {})
     save_safetensors(tensors, directory / WEIGHTS_NAME, metadata={"format": "pt", "producer": "blip2-bench"})
+    write_parts(directory, parts)
     _write_json_atomic(directory / CONFIG_NAME, model.cfg.to_dict())
     for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
         tok = getattr(model, attr, None)
@@ -62,13 +71,18 @@ def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     if not weights.exists():
         raise MissingWeightsError(f"{weights}: missing; a blip2-bench folder holds {CONFIG_NAME} and {WEIGHTS_NAME}. "
                                   "Copy or save the model again")
-    load_into(model, load_safetensors(weights), str(weights))
+    state = load_safetensors(weights)
+    shared, shared_files = load_parts(directory, read_parts(directory))
+    if both := sorted(set(state) & set(shared)):
+        raise SharedPartError(f"{directory}: {both[0]} (and {len(both) - 1} more) is both in {WEIGHTS_NAME} and in "
+                              "a shared part; save the model again")
+    load_into(model, {**state, **shared}, str(weights))
     for attr, sub in (("tokenizer", "tokenizer"), ("qformer_tokenizer", "qformer_tokenizer")):
         if (directory / sub).is_dir():
             setattr(model, attr, transformers.AutoTokenizer.from_pretrained(directory / sub))
     if hasattr(model, "bos_token_id") and model.tokenizer is not None:  # a stage-1 model's ITG starts at [DEC]
         model.bos_token_id = model.tokenizer.bos_token_id
-    return model, {"format": "blip2-bench", "files": [str(weights)], "left_at_init": []}
+    return model, {"format": "blip2-bench", "files": [str(weights), *map(str, shared_files)], "left_at_init": []}
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

@@ -206,6 +206,54 @@ def test_saving_the_same_model_again_gives_the_same_bytes(tiny_dir, tmp_path):
         assert torch.equal(handle.get_tensor("b"), tensors["b"]) and torch.equal(handle.get_tensor("a"), tensors["a"])
 
 
+def test_a_frozen_part_can_be_stored_once_in_a_shared_file(tiny_dir, tmp_path):
+    """Models that keep one LLM frozen need not each carry a copy: the folder names the file and its digest."""
+    from blip2.checkpoints.checksum import ChecksumMismatch
+    from blip2.checkpoints.keymap import model_keys
+    from blip2.checkpoints.native import save_native
+    from blip2.checkpoints.shared_parts import SharedPartError
+    from blip2.checkpoints.weights_io import MissingWeightsError, save_safetensors, sha256_file
+
+    model = blip2.load_model(tiny_dir("t5", "wide"))  # its LLM's tensors (tied ones once), in a file of their own
+    llm = {k.removeprefix("llm."): model.state_dict()[k] for k in model_keys(model) if k.startswith("llm.")}
+    shared = tmp_path / "backbones" / "llm.safetensors"
+    shared.parent.mkdir()
+    save_safetensors({k: v.contiguous() for k, v in llm.items()}, shared)
+    folder = save_native(model, tmp_path / "models" / "mine", shared={"llm.": (shared, "")})
+    own = load_file(str(folder / "model.safetensors"))
+    assert own and not any(k.startswith("llm.") for k in own)
+    again = blip2.load_model(folder)
+    for (name, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert again.source["files"] == [str(folder / "model.safetensors"), str(shared.resolve())]
+    digest = sha256_file(shared)
+    with pytest.raises(ChecksumMismatch, match="read from 2 weight files"):
+        blip2.load_model(folder, expect_sha256=digest)
+    assert blip2.load_model(folder, expect_sha256=f"llm.safetensors={digest}").source["checked_sha256"]["sha256"] \
+        == digest
+
+    changed = dict(llm)
+    first = next(iter(changed))
+    changed[first] = changed[first] + 1
+    with pytest.raises(SharedPartError, match="differs from"):  # a trained part is not the shared one
+        save_native(_with_llm(model, changed), tmp_path / "models" / "other", shared={"llm.": (shared, "")})
+    save_safetensors({k: v.contiguous() for k, v in changed.items()}, shared)  # the backbone rebuilt since
+    with pytest.raises(SharedPartError, match="rebuilt or replaced"):
+        blip2.load_model(folder)
+    shared.unlink()
+    with pytest.raises(MissingWeightsError, match="llm.safetensors is missing"):
+        blip2.load_model(folder)
+
+
+def _with_llm(model, llm):
+    """A copy of ``model`` whose LLM tensors are ``llm``."""
+    import copy
+
+    other = copy.deepcopy(model)
+    other.llm.load_state_dict(llm, strict=False)
+    return other
+
+
 def test_zoo_name_offline_fails_fast_with_the_fix(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("BLIP2_LAVIS_DIR", str(tmp_path))

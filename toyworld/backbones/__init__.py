@@ -1,1 +1,18 @@
-"""The frozen toy backbones (ViT, OPT, T5 and tokenizers), trained once before BLIP-2's own stages."""
+"""The frozen toy backbones (ViT, OPT, T5 and tokenizers), trained once before BLIP-2's own stages.
+
+`bench train --recipe toy-backbones` trains them and commits them in `weights/`, stored once: the toy
+BLIP-2 models that keep them frozen name these files (`shared_parts.json`) instead of copying them.
+"""
+
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+# backbone -> (its file, the model keys it gives, the file's keys it gives them from). The ViT's file also
+# holds its ln_vision, which BLIP-2 trains, so only its trunk is shared.
+SHARED_PARTS: dict[str, tuple[str, str, str]] = {
+    "vit": ("vit/vision.safetensors", "vision.", "trunk."),
+    "opt": ("opt/model.safetensors", "llm.", ""),
+    "t5": ("t5/model.safetensors", "llm.", ""),
+}
+# what the toy build copies from one to the next: the three backbones and the Q-Former's tokenizer
+FOLDERS: tuple[str, ...] = ("vit", "opt", "t5", "qformer_tokenizer")

@@ -1,9 +1,11 @@
-"""`bench train --recipe toy` runs the whole chain (backbones -> stage 1 -> stage 2 -> fine-tuning) and its
-outputs are ordinary blip2 models of the toy architecture; stage 2 really starts from stage 1."""
+"""`bench train --recipe toy-backbones` trains the frozen backbones; `--recipe toy` runs the BLIP-2 chain on the
+committed ones (stage 1 -> stage 2 -> fine-tuning). Its outputs are ordinary blip2 models of the toy
+architecture, stage 2 really starts from stage 1, and the exported models store each frozen backbone once."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -17,7 +19,17 @@ from blip2.training import load_recipe
 from blip2.training.init import from_stage1
 from blip2.training.objectives import stage1_loss
 from toyworld import TOY_MODELS
+from toyworld.backbones import FOLDERS, WEIGHTS_DIR
 from toyworld.build import EXPORTS, RECIPES, export_models
+
+
+@pytest.fixture(scope="module")
+def backbones_build(small_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("toy-backbones")
+    code = main(["train", "--recipe", "toy-backbones", "--data-root", str(small_root), "--output", str(out),
+                 "--quiet", "--set", "scale=0.004", "--set", "export=false"])
+    assert code == 0
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -29,27 +41,34 @@ def toy_build(small_root, tmp_path_factory):
     return out
 
 
-def test_every_step_trains_logs_and_saves(toy_build):
-    report = json.loads((toy_build / "toy_build.json").read_text())
-    assert set(RECIPES) <= set(report["seconds"]) and {"backbone_vit", "backbone_opt", "backbone_t5"} <= set(
-        report["seconds"])
-    for name in RECIPES:
-        log = [json.loads(x) for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
-        assert log and all("loss" in r and r["loss"] == r["loss"] for r in log), name
-        assert (toy_build / name / "model" / "model.safetensors").is_file()
-    backbone_log = (toy_build / "toy_backbones" / "log.jsonl").read_text().splitlines()
+def test_the_backbones_train_log_and_save(backbones_build):
+    report = json.loads((backbones_build / "toy_backbones_build.json").read_text())
+    assert {"backbone_vit", "backbone_opt", "backbone_t5"} == set(report["seconds"])
+    backbone_log = (backbones_build / "toy_backbones" / "log.jsonl").read_text().splitlines()
     assert {json.loads(x)["backbone"] for x in backbone_log} == {"vit", "OPT", "T5"}
-    vit = json.loads((toy_build / "toy_backbones" / "vit" / "metrics.json").read_text())
+    assert all((backbones_build / "toy_backbones" / name).is_dir() for name in FOLDERS)
+    vit = json.loads((backbones_build / "toy_backbones" / "vit" / "metrics.json").read_text())
     assert vit["fresh_scenes"] == 64  # 16000 scaled by 0.004
     assert set(vit["held_out"]) == {"all", "shape", "colour", "size", "empty", "background_colour",
                                     "background_style"}
     assert all(0 <= v <= 100 for v in vit["held_out"].values())
-    # every step's loss, so that a rebuild can be compared with the committed build step by step
-    assert set(report["losses"]) == {"backbone_vit", "backbone_opt", "backbone_t5", *RECIPES}
-    for name in RECIPES:
-        log = [json.loads(x)["loss"] for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
-        assert report["losses"][name] == log, name
+    assert set(report["losses"]) == {"backbone_vit", "backbone_opt", "backbone_t5"}
     assert len(report["losses"]["backbone_vit"]) == sum(json.loads(x)["backbone"] == "vit" for x in backbone_log)
+
+
+def test_every_step_trains_logs_and_saves_on_the_committed_backbones(toy_build):
+    report = json.loads((toy_build / "toy_build.json").read_text())
+    assert set(report["seconds"]) == set(RECIPES)  # the backbones are not trained again
+    for name in FOLDERS:  # but copied, whole, for the recipes' run:toy_backbones/... paths
+        for file in (WEIGHTS_DIR / name).iterdir():
+            assert (toy_build / "toy_backbones" / name / file.name).read_bytes() == file.read_bytes()
+    for name in RECIPES:
+        log = [json.loads(x) for x in (toy_build / name / "log.jsonl").read_text().splitlines()]
+        assert log and all("loss" in r and r["loss"] == r["loss"] for r in log), name
+        assert (toy_build / name / "model" / "model.safetensors").is_file()
+        # every step's loss, so that a rebuild can be compared with the committed build step by step
+        assert report["losses"][name] == [r["loss"] for r in log], name
+    assert set(report["losses"]) == set(RECIPES)
 
 
 def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
@@ -59,12 +78,24 @@ def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
     export_models(toy_build, tmp_path, again)  # the same weights over themselves
     assert all(v.startswith("identical") for v in again.values()), again
     assert set(exported) == set(EXPORTS)
+    shared = {}
     for name, folder in exported.items():
         model = blip2.load_model(folder)
         assert model.cfg == zoo.get(name).config(), name
         tensors = load_file(f"{folder}/model.safetensors")
         assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
         assert model.tokenizer is not None
+        trained = load_file(str(toy_build / EXPORTS[name] / "model" / "model.safetensors"))
+        for key, value in model.state_dict().items():  # own tensors as fp16, frozen backbones exactly
+            if key in trained:
+                assert torch.equal(value, trained[key].half().float() if key in tensors else trained[key]), key
+        shared[name] = {Path(f).relative_to(WEIGHTS_DIR).as_posix() for f in model.source["files"][1:]}
+        assert not any(k.startswith(("llm.", "vision.trunk.")) for k in tensors) or name.endswith("-coco"), name
+    # each frozen backbone is stored once, in its committed file; a fine-tuned ViT stays with its model
+    assert shared == {"toy-qformer": {"vit/vision.safetensors"},
+                      "toy-opt": {"opt/model.safetensors", "vit/vision.safetensors"},
+                      "toy-t5": {"t5/model.safetensors", "vit/vision.safetensors"},
+                      "toy-opt-coco": {"opt/model.safetensors"}, "toy-qformer-coco": set()}
 
 
 def test_stage2_starts_from_the_stage1_qformer(toy_build):
