@@ -146,6 +146,7 @@ def _comparisons(root: Path, pairs: Sequence[tuple[ReportRun, ReportRun]], table
 
 def _leaderboard(runs: Sequence[ReportRun]) -> str:
     """The index's leaderboard tables, from the same frame ``bench leaderboard`` builds (of these runs only)."""
+    from bench import toy_references
     from bench.leaderboard import DEFAULT_TOLERANCE, build_leaderboard
     from bench.paper import load_paper_results
     from bench.run_folders import results_frame
@@ -156,7 +157,7 @@ def _leaderboard(runs: Sequence[ReportRun]) -> str:
     links = {}
     for run in runs:
         links.setdefault((run.result.run, run.result.task, run.result.split), pages.run_href(run))
-    return leaderboard_html(frame, links)
+    return leaderboard_html(frame, links, toy_references.load())
 
 
 def _swap(staging: Path, output: Path) -> None:

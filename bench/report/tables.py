@@ -1,4 +1,4 @@
-"""HTML tables of numbers: the leaderboard on the index, a run's metrics with their 95% intervals, and its
+"""HTML tables of numbers: the leaderboard's pivots on the index, a run's metrics with their 95% intervals, and its
 per-subset breakdowns (VQA answer types, NoCaps domains, retrieval recall at each K).
 
 Every text that comes from a run (metric names, subset names, run names) goes through :func:`html.escape`.
@@ -13,10 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-import tasks
-
-# The columns a leaderboard table shows per kind of task (the rest stays in the run pages and the CSV).
-HEADLINE = ("accuracy", "BLEU-4", "METEOR", "ROUGE-L", "CIDEr", "SPICE", "TR@1", "TR@5", "IR@1", "IR@5", "R_mean")
+from bench.leaderboard_pivot import PAPER, pivot_tables
+from bench.toy_references import ToyReferences
 
 
 def number(value: Any, digits: int = 2) -> str:
@@ -51,38 +49,41 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], labels: int = 1
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def leaderboard_html(frame: pd.DataFrame, links: Mapping[tuple[str, str, str], str]) -> str:
-    """The index's leaderboard, from :func:`bench.leaderboard.build_leaderboard`'s frame: per task and split, one
-    row per run and its headline metrics (whole split), each with its 95% interval, and the paper's value where
-    the paper has one; ``links`` maps (run, task, split) to the run's page. Kept to this one function so that
-    another rendering of the leaderboard can replace it."""
-    ours = frame[frame["run"].notna() & (frame["subset"] == "all") & frame["metric"].isin(HEADLINE)]
-    if ours.empty:
+def leaderboard_html(frame: pd.DataFrame, links: Mapping[tuple[str, str, str], str],
+                     references: ToyReferences | None = None) -> str:
+    """The index's leaderboard: the pivot tables of ``leaderboard.md`` (:func:`bench.leaderboard_pivot.pivot_tables`)
+    that hold a run of this report, each number with its 95% interval and, beside it, the paper's value, Δ and
+    status, or the toy chance level and reference. ``links`` maps (run, task, split) to the run's page."""
+    tables = [t for t in pivot_tables(frame, references) if t.has_runs]
+    if not tables:
         return '<p class="note">No run of this report has a headline metric.</p>'
-    order = {name: i for i, name in enumerate(tasks.names())}  # the paper's order: VQA, captioning, retrieval
-    groups = sorted(ours.groupby(["task", "split"], sort=True), key=lambda g: (order.get(g[0][0], len(order)), g[0]))
     parts = []
-    for (task, split), group in groups:
-        metrics = [m for m in HEADLINE if m in set(group["metric"])]
-        same = bool((group["model"].astype(str) == group["run"].astype(str)).all())  # one name column is enough
+    for pivot in tables:
+        keys = pivot.key_headers
         rows = []
-        for (model, run), per_run in group.groupby(["model", "run"], sort=True):
-            by_metric = {r.metric: r for r in per_run.itertuples()}
-            href = links.get((str(run), str(task), str(split)))
-            name = f'<a href="{escape(href)}">{escape(str(run))}</a>' if href else escape(str(run))
-            cells = [name] if same else [escape(str(model)), name]
-            for metric in metrics:
-                r = by_metric.get(metric)
-                if r is None:
+        for row in (r for r in pivot.rows if r.run):
+            href = links.get((row.run, row.task, row.split))
+            cells = []
+            for key in keys:
+                text = escape(str(getattr(row, key)))
+                linked = key == ("run" if "run" in keys else "model")
+                cells.append(f'<a href="{escape(href)}">{text}</a>' if href and linked else text)
+            for column in pivot.columns:
+                found = row.cells.get(column.metric)
+                if found is None or found.value(column.side) is None:
                     cells.append("")
-                    continue
-                pair = None if pd.isna(r.low) else (r.low, r.high)
-                paper = "" if pd.isna(r.paper) else f'<span class="ci">paper {escape(number(r.paper))}</span>'
-                cells.append(cell(None if pd.isna(r.ours) else r.ours, pair) + paper)
+                elif column.side is None:
+                    pair = None if found.low is None else (found.low, found.high)
+                    cells.append(cell(found.ours, pair))
+                else:
+                    cells.append(escape(found.text(column.side)))
+            if pivot.section == PAPER:
+                cells.append(escape(row.status))
             rows.append(cells)
-        names = ["run"] if same else ["model", "run"]
-        parts.append(f"<div><h3>{escape(str(task))} · {escape(str(split))}</h3>"
-                     + table([*names, *metrics], rows, labels=len(names)) + "</div>")
+        headers = pivot.headers
+        notes = "".join(f'<p class="note">{escape(note)}</p>' for note in pivot.notes)
+        parts.append(f"<div><h3>{escape(pivot.title)}</h3>" + table(headers, rows, labels=len(keys)) + notes
+                     + "</div>")
     return '<div class="boards">' + "\n".join(parts) + "</div>"
 
 

@@ -63,6 +63,9 @@ def test_it_writes_the_report_of_its_runs(default_job):
     assert pages == sorted(f"{r['model']}--{r['task']}-{r['split']}.html" for r in runs)
     index = (report / "index.html").read_text()
     assert all(f'href="runs/{page}"' in index for page in pages)
+    # the leaderboard's pivots: each toy number beside its chance level and its reference
+    assert "<h3>Toy world: VQA (accuracy)</h3>" in index and "<th class=num>chance</th>" in index
+    assert "<th class=num>reference</th>" in index
     # every pair of generative models gets a compare page per generation task
     assert len(list((report / "compare").glob("*.html"))) == 3 * len(task_names("generation"))
 
