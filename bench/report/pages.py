@@ -139,7 +139,9 @@ def index_page(runs: Sequence[ReportRun], leaderboard: str, comparisons: Sequenc
            '<a href="#runs">runs</a></p>')
     body = (f"<h1>Report of {len(runs)} run(s) on {len(tasks)} task split(s)</h1>{toc}{notes_html(notes)}"
             '<section id="leaderboard"><h2>Leaderboard</h2><p class="hint">Ours with its 95% bootstrap interval '
-            f"beneath; the paper's value where it reports this row.</p>{leaderboard}</section>"
+            "beneath; beside it the paper's value, Δ and status where the paper reports the row, or, for the toy "
+            "models, the task's chance level and a reference from above (docs/toy-models.md). The same tables "
+            f"open results/leaderboard.md.</p>{leaderboard}</section>"
             f"{_compare_list(comparisons, skipped)}"
             '<section id="runs"><h2>Runs</h2><div class="run-cards">' + "".join(run_card(r) for r in runs)
             + "</div></section>")
