@@ -60,3 +60,35 @@ def test_the_toy_opt_learns_no_loss_on_the_scene_it_is_given(small_root):
     assert torch.equal(labels[0, n_scene:len(scene_ids)], ids[0, n_scene:len(scene_ids)])  # </s>, question, answer
     assert torch.equal(labels[1, : len(fact_ids)], ids[1, : len(fact_ids)])  # no scene: every token is learned
     assert (labels[1, len(fact_ids):] == -100).all()  # padding
+
+
+def test_the_toy_llms_learn_from_text_alone(small_root, tmp_path, monkeypatch):
+    """The zero-shot claim: no toy LLM training document pairs an image, or a soft prompt, with a question.
+    Training them opens no image and builds no BLIP-2 model (whose Q-Former makes soft prompts), and each of
+    their documents is plain text; its scene is given in words, and only for a training image."""
+    import json
+
+    import PIL.Image
+
+    import blip2.models.build
+    from toyworld.backbones import corpus as toy_corpus
+    from toyworld.backbones import llms
+    from toyworld.data.config import SCENES, TRAINING_SETS
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the toy LLMs' training touched an image or a BLIP-2 model")
+
+    monkeypatch.setattr(PIL.Image, "open", refuse)
+    monkeypatch.setattr(blip2.models.build, "build_model", refuse)
+    assert llms.train_opt(small_root, tmp_path / "opt", steps=2, batch=4, progress=False)["documents"] > 0
+    assert llms.train_t5(small_root, tmp_path / "t5", steps=2, batch=4, progress=False)["documents"] > 0
+    monkeypatch.undo()
+
+    docs = toy_corpus.toy_documents(small_root)
+    fields = [value for d in docs for value in (d.context, d.text, d.question, d.prompt)]
+    assert all(isinstance(value, str) for value in fields)
+    assert not [v for v in fields if any(mark in v for mark in (".jpg", ".png", "images/", "<image>"))]
+    scenes = json.loads((small_root / SCENES).read_text())
+    training = {toy_corpus.describe(toy_corpus.Scene.from_dict(s)) + "." for s in scenes.values()
+                if s["set"] in TRAINING_SETS}
+    assert {d.context for d in docs if d.context} <= training
