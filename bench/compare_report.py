@@ -21,7 +21,7 @@ from bench.compare import (
     statistic_of,
 )
 from tasks.stats.intervals import numeric_paths
-from tasks.stats.resample import P_VALUE_METHOD
+from tasks.stats.resample import P_VALUE_METHOD, format_p
 
 TITLES = {"right_to_wrong": "right to wrong (accuracy fell)", "wrong_to_right": "wrong to right (accuracy rose)",
           "image_queries": "image queries whose rank moved", "text_queries": "text queries whose rank moved",
@@ -76,10 +76,6 @@ def _num(value: Any, signed: bool = False) -> str:
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
-def _p(value: float) -> str:
-    return "1" if value >= 1 else f"{value:.3g}" if value >= 1e-4 else "<1e-4"
-
-
 def to_markdown(report: dict[str, Any]) -> str:
     """A readable page: the sample counts, one row per metric (A, B, Δ, 95% CI, p) and the changed samples."""
     a, b = report["a"], report["b"]
@@ -91,7 +87,7 @@ def to_markdown(report: dict[str, Any]) -> str:
                      "every number below is on the shared samples")
         lines.append(f"- Δ = B − A; {report['resamples']} resamples, seed {report['seed']}; {report['method']}")
     rows = [[name, _num(leaf["a"]), _num(leaf["b"]), _num(leaf["delta"], True),
-             f"[{leaf['ci95'][0]:+.2f}, {leaf['ci95'][1]:+.2f}]", _p(leaf["p_value"])]
+             f"[{leaf['ci95'][0]:+.2f}, {leaf['ci95'][1]:+.2f}]", format_p(leaf["p_value"])]
             for name, leaf in metric_leaves(report["metrics"])]
     rows += [[name, _num(leaf["a"]), _num(leaf["b"]), _num(leaf["delta"], True), "—", "—"]
              for name, leaf in report["not_compared"].items()]

@@ -54,9 +54,10 @@ def task_names(kind: str) -> list[str]:
     return [n for n in tasks.names() if (tasks.get(n).kind == "retrieval") == (kind == "retrieval")]
 
 
-def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
+def run_default_job(job: DefaultJob = DefaultJob()) -> tuple[list[Path], list[str]]:
     """Evaluate every toy model on its tasks (and refresh the leaderboard, see `DefaultJob`); returns the
-    run folders."""
+    run folders and the lines that say where everything went (the caller prints them last, where they
+    are seen)."""
     from bench.report import ReportOptions, build_report, check_report_folder
     from bench.runner.checks import check_request
     from bench.runner.run import RunRequest, run_all
@@ -78,9 +79,8 @@ def run_default_job(job: DefaultJob = DefaultJob()) -> list[Path]:
     if job.refreshes_leaderboard:
         write_leaderboard(job.output_dir, job.results_dir)
     report = build_report(folders, job.report_dir, ReportOptions(data_root=Path(job.data_root)))
-    print(where_it_wrote(job))
-    print(f"report of the toy runs ({report.bytes / 2**20:.1f} MiB): open {report.index.resolve().as_uri()}")
-    return folders
+    return folders, [where_it_wrote(job),
+                     f"report of the toy runs ({report.bytes / 2**20:.1f} MiB): open {report.index.resolve().as_uri()}"]
 
 
 def where_it_wrote(job: DefaultJob) -> str:

@@ -26,7 +26,7 @@ from bench.run_folders import RunFolderError, collect_runs, read_metrics_json, r
 from bench.tolerance import EPSILON, Tolerances
 from blip2.suggest import did_you_mean
 from tasks.atomic import atomic_write_text
-from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED, P_VALUE_METHOD
+from tasks.stats.resample import DEFAULT_RESAMPLES, DEFAULT_SEED, P_VALUE_METHOD, format_p
 
 KEY = ["model", "task", "split", "subset", "metric"]
 MATCH = ["task", "split", "subset", "metric"]
@@ -224,10 +224,6 @@ def _fmt(value: float, signed: bool = False) -> str:
     return f"{value:+.2f}" if signed else f"{value:.2f}"
 
 
-def _fmt_p(value: float) -> str:
-    return "—" if math.isnan(value) else "1" if value >= 1 else f"{value:.3g}" if value >= 1e-4 else "<1e-4"
-
-
 def _rules(result: Comparison) -> str:
     """Which rule judged how many rows, stated so a reader of the PR comment can check the verdict."""
     compared = result.rows[result.rows["status"].isin([PASS, REGRESSION])]
@@ -257,12 +253,20 @@ def _significant(result: Comparison) -> pd.Series:
     return (rows["rule"] == PAIRED) & (rows["p_adjusted"] < result.alpha) & ~rows["status"].isin(FAILING)
 
 
+def _failing(rows: pd.DataFrame) -> pd.DataFrame:
+    """The failing rows, most telling first: by kind of failure, whole splits before their subsets, then the
+    largest drop first (so the verdict names a headline metric's fall, not the table's first rows)."""
+    failing = rows[rows["status"].isin(FAILING)]
+    keys = pd.DataFrame({"status": failing["status"].map(FAILING.index), "subset": failing["subset"] != "all",
+                         "delta": failing["delta"].fillna(0.0)}, index=failing.index)
+    return failing.loc[keys.sort_values(["status", "subset", "delta"], kind="stable").index]
+
+
 def verdict(result: Comparison) -> str:
     """The report's first line: what failed (up to three named), or that everything passed and under which rules."""
     rows = result.rows
     counts = rows["status"].value_counts()
-    failing = rows[rows["status"].isin(FAILING)].sort_values("status", key=lambda s: s.map(FAILING.index),
-                                                               kind="stable")
+    failing = _failing(rows)
     if len(failing):
         parts = []
         if MISSING in counts:
@@ -289,7 +293,7 @@ def _table(rows: pd.DataFrame, result: Comparison) -> str:
         [r.model if r.run in ("", r.model) else f"{r.model} → {r.run}", r.task, r.split, r.subset, r.metric,
          _fmt(r.baseline), _fmt(r.current), _fmt(r.delta, signed=True), f"{r.tolerance:g}",
          f"{r.status} (partial run)" if r.partial and r.status != PARTIAL else r.status, r.rule,
-         "—" if math.isnan(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", _fmt_p(r.p_adjusted)]
+         "—" if math.isnan(r.ci_low) else f"[{r.ci_low:+.2f}, {r.ci_high:+.2f}]", format_p(r.p_adjusted)]
         for r in rows.itertuples()
     ]
     headers = ["model", "task", "split", "subset", "metric", "baseline", "current", "Δ", "tolerance", "status",
@@ -302,8 +306,7 @@ def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) 
     rule found significant, in either direction) and the notes; then every metric in a collapsed block."""
     rows = result.rows
     counts = rows["status"].value_counts()
-    failing = rows[rows["status"].isin(FAILING)].sort_values("status", key=lambda s: s.map(FAILING.index),
-                                                               kind="stable")
+    failing = _failing(rows)
     changed = rows[_significant(result)].sort_values("p_adjusted", kind="stable")
     parts = [
         f"### BLIP-2 regression check: {verdict(result)}\n",
@@ -315,8 +318,6 @@ def to_markdown(result: Comparison, tolerances: Tolerances, baseline_name: str) 
         parts.append(f"**Failures and significant changes**: {len(failing)} failing; {len(changed)} passing "
                      f"change(s) beyond noise (paired rule, adjusted p < {result.alpha:g}), up or down.\n")
         parts.append(_table(pd.concat([failing, changed]), result) + "\n")
-    else:
-        parts.append("No failure and no significant change.\n")
     if result.notes:
         parts.append("\n".join(f"- {note}" for note in result.notes) + "\n")
     parts.append(f"<details>\n<summary>All {len(rows)} metrics</summary>\n\n{_rules(result)}\n\n"

@@ -53,15 +53,17 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
         build = build_backbones(root, output, scale=scale, export_root=WEIGHTS_DIR if export else None,
                                 progress=not quiet)
         _print_steps(build)
-        print(f"toy backbones: {time.perf_counter() - start:.0f} s; report {output / 'toy_backbones_build.json'}"
-              + (f"; committed to {WEIGHTS_DIR} (rebuild the toy models on them: --recipe toy)" if export else ""))
+        print(f"toy backbones: {time.perf_counter() - start:.0f} s; report {output / 'toy_backbones_build.json'}; "
+              + (f"committed to {WEIGHTS_DIR} (rebuild the toy models on them: --recipe toy)" if export else
+                 f"not exported (--set export=false): the backbones are in {output / 'toy_backbones'}"))
         return 0
     build = build_toy(root, output, scale=scale, export_root=default_export_root() if export else None,
                       progress=not quiet)
     _print_steps(build)
     _report_reproduction(build, reference)
     print(f"toy build: {time.perf_counter() - start:.0f} s; report {output / 'toy_build.json'}"
-          + (f"; weights exported to {default_export_root()}" if export else ""))
+          + (f"; weights exported to {default_export_root()}" if export else
+             f"; not exported (--set export=false): the models are in {output}/<recipe>/model"))
     return 0
 
 

@@ -145,6 +145,8 @@ def _default_job(args: argparse.Namespace) -> int:
                      precision=args.precision, num_workers=args.num_workers,
                      **({"batch_size": args.batch_size} if args.batch_size is not None else {}),
                      **({"data_root": Path(args.data_root)} if args.data_root else {}))
-    for folder in run_default_job(job):
+    folders, summary = run_default_job(job)
+    for folder in folders:
         print(folder / "metrics.json")
+    print("\n".join(summary))  # last, so that the report's URL is what the terminal ends with
     return 0

@@ -18,6 +18,7 @@ from bench.report.comparing import Comparison
 from bench.report.inputs import ReportRun
 from bench.report.rows import SampleTable
 from bench.report.tables import breakdowns, cell, definition_list, metrics_table, number, signed, table
+from tasks.stats.resample import format_p
 
 PAGE_ROWS = 50
 HEADLINE = ("accuracy", "CIDEr", "R_mean")
@@ -112,7 +113,7 @@ def _compare_list(comparisons: Sequence[Comparison], skipped: Sequence[str]) -> 
         delta = ""
         if leaves is not None:
             name, leaf = leaves
-            low, high, p = signed(leaf["ci95"][0]), signed(leaf["ci95"][1]), format(leaf["p_value"], ".3g")
+            low, high, p = signed(leaf["ci95"][0]), signed(leaf["ci95"][1]), format_p(leaf["p_value"])
             delta = (f"{escape(name)} Δ {escape(signed(leaf['delta']))}"
                      f'<span class="ci">{escape(f"[{low}, {high}], p = {p}")}</span>')
         rows.append([f'<a href="{escape(compare_href(c))}">{escape(c.a.result.task)} · {escape(c.a.result.split)}</a>',
@@ -210,7 +211,7 @@ def compare_page(comparison: Comparison) -> str:
 
     a, b, report = comparison.a, comparison.b, comparison.report
     rows = [[escape(name), escape(number(leaf["a"])), escape(number(leaf["b"])), escape(signed(leaf["delta"])),
-             escape(f"[{signed(leaf['ci95'][0])}, {signed(leaf['ci95'][1])}]"), escape(f"{leaf['p_value']:.3g}")]
+             escape(f"[{signed(leaf['ci95'][0])}, {signed(leaf['ci95'][1])}]"), escape(format_p(leaf["p_value"]))]
             for name, leaf in metric_leaves(report.get("metrics") or {})]
     rows += [[escape(name), escape(number(leaf["a"])), escape(number(leaf["b"])), escape(signed(leaf["delta"])),
               "—", "—"] for name, leaf in (report.get("not_compared") or {}).items()]

@@ -122,6 +122,15 @@ P_VALUE_METHOD = ("paired bootstrap: both runs are recomputed on the same resamp
                   "delta's 95% interval is the percentile interval of the resampled deltas, and the two-sided "
                   "p-value is 2 * (1 - Phi(|delta| / SE)), SE being the resampled deltas' standard deviation "
                   "(a normal approximation, so p is not limited to multiples of 1/resamples)")
+# Below this a p-value is shown as "<1e-4": a normal tail that far out says "significant" and nothing more.
+P_FLOOR = 1e-4
+
+
+def format_p(value: float) -> str:
+    """A p-value as every report shows it: 3 significant digits, "<1e-4" below :data:`P_FLOOR`, "—" when NaN."""
+    if value != value:
+        return "—"
+    return "1" if value >= 1 else f"{value:.3g}" if value >= P_FLOOR else "<1e-4"
 
 
 def paired(a: Statistic, b: Statistic, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
