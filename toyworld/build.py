@@ -23,7 +23,7 @@ import torch
 from safetensors.torch import load_file
 
 from blip2.checkpoints.native import WEIGHTS_NAME
-from blip2.checkpoints.shared_parts import SharedPartError, split_shared, write_parts
+from blip2.checkpoints.shared_parts import first_difference, part_tensors, split_shared, write_parts
 from blip2.checkpoints.weights_io import save_safetensors
 from blip2.training.recipe import Recipe, load_recipe
 from tasks.atomic import atomic_write_text
@@ -217,14 +217,8 @@ def frozen_backbones(tensors: dict[str, torch.Tensor], backbones_root: Path) -> 
     sources = {}
     for file, prefix, select in backbones.SHARED_PARTS.values():
         path = backbones_root / file
-        if not any(k.startswith(prefix + select) for k in tensors) or not path.is_file():
-            continue
-        try:
-            split_shared({k: v for k, v in tensors.items() if k.startswith(prefix)}, backbones_root,
-                         {prefix: (path, select)})
-        except SharedPartError:
-            continue
-        sources[prefix] = (path, select)
+        if path.is_file() and first_difference(tensors, part_tensors(path, prefix, select)) is None:
+            sources[prefix] = (path, select)
     return sources
 
 

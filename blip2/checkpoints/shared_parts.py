@@ -44,6 +44,15 @@ def part_tensors(path: Path, prefix: str, select: str) -> dict[str, torch.Tensor
     return {prefix + k: v for k, v in load_safetensors(path).items() if k.startswith(select)}
 
 
+def first_difference(tensors: dict[str, torch.Tensor], shared: dict[str, torch.Tensor]) -> str | None:
+    """The first key of ``shared`` that ``tensors`` lacks or holds with another value; None when it holds them all."""
+    for key, value in shared.items():
+        own = tensors.get(key)
+        if own is None or own.shape != value.shape or not torch.equal(own, value.to(own.dtype)):
+            return key
+    return None
+
+
 def split_shared(tensors: dict[str, torch.Tensor], directory: Path,
                  sources: dict[str, tuple[Path, str]]) -> tuple[dict[str, torch.Tensor], list[SharedPart]]:
     """Drop from ``tensors`` what ``sources`` (``{prefix: (file, select)}``) already hold; returns the tensors
@@ -57,10 +66,10 @@ def split_shared(tensors: dict[str, torch.Tensor], directory: Path,
     parts = []
     for prefix, (file, select) in sorted(sources.items()):
         shared = part_tensors(Path(file), prefix, select)
-        for key, value in shared.items():
-            if key not in own or own[key].shape != value.shape or not torch.equal(own[key], value.to(own[key].dtype)):
-                raise SharedPartError(f"{key} differs from {file}: that part was trained (or is another file's), "
-                                      "so it cannot be shared; save it with the model instead")
+        if (key := first_difference(own, shared)) is not None:
+            raise SharedPartError(f"{key} differs from {file}: that part was trained (or is another file's), "
+                                  "so it cannot be shared; save it with the model instead")
+        for key in shared:
             del own[key]
         parts.append(SharedPart(prefix, os.path.relpath(Path(file).resolve(), Path(directory).resolve()),
                                 sha256_file(Path(file)), select))
