@@ -32,13 +32,13 @@ def qformer(with_text: bool) -> QFormerConfig:
 
 def _opt() -> dict:
     return dict(model_type="opt", vocab_size=LLM_VOCAB, hidden_size=128, word_embed_proj_dim=128, ffn_dim=512,
-                num_hidden_layers=3, num_attention_heads=4, max_position_embeddings=160, activation_function="relu",
+                num_hidden_layers=4, num_attention_heads=8, max_position_embeddings=160, activation_function="relu",
                 do_layer_norm_before=True, enable_bias=True, dropout=0.0, attention_dropout=0.0,
                 pad_token_id=1, bos_token_id=2, eos_token_id=2)
 
 
 def _t5() -> dict:
-    return dict(model_type="t5", vocab_size=LLM_VOCAB, d_model=128, d_ff=320, d_kv=32, num_heads=4, num_layers=3,
+    return dict(model_type="t5", vocab_size=LLM_VOCAB, d_model=128, d_ff=320, d_kv=16, num_heads=8, num_layers=4,
                 num_decoder_layers=2, feed_forward_proj="gated-gelu", dense_act_fn="gelu_new", is_gated_act=True,
                 tie_word_embeddings=False, relative_attention_num_buckets=32, relative_attention_max_distance=128,
                 layer_norm_epsilon=1e-6, dropout_rate=0.0, pad_token_id=0, eos_token_id=1,

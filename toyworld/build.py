@@ -49,9 +49,10 @@ class BackboneSteps:
     """Optimiser steps of each backbone (the `toy` orchestrator scales these down in tests)."""
 
     vit: int = 1800
-    opt: int = 600
-    t5: int = 600
+    opt: int = 2800
+    t5: int = 2400
     batch: int = 64
+    opt_batch: int = 32  # sequences of up to 4 documents each (`corpus.opt_packed_sequences`)
     vit_scenes: int = 16000  # freshly drawn scenes the ViT pre-trains on, besides the toy training images
 
 
@@ -108,11 +109,28 @@ def train_backbones(data_root: Path, output_root: Path, steps: BackboneSteps, bu
             data_root, folder / "vit", steps.vit, steps.batch, progress=progress, log=log,
             fresh_scenes=steps.vit_scenes))
         build.backbones["opt"] = _timed(build, "backbone_opt", lambda: llms.train_opt(
-            data_root, folder / "opt", steps.opt, steps.batch, progress=progress, log=log))
+            data_root, folder / "opt", steps.opt, steps.opt_batch, progress=progress, log=log))
         build.backbones["t5"] = _timed(build, "backbone_t5", lambda: llms.train_t5(
             data_root, folder / "t5", steps.t5, steps.batch, progress=progress, log=log))
     build.backbones["qformer_tokenizer"] = {
         "vocab": llms.save_qformer_tokenizer(data_root, folder / "qformer_tokenizer")}
+    for family in ("opt", "t5"):
+        build.backbones[family]["text_reference"] = _timed(build, f"text_reference_{family}",
+                                                           lambda f=family: text_reference_of(data_root, folder, f))
+
+
+def text_reference_of(data_root: Path, folder: Path, family: str) -> dict[str, float]:
+    """{"task split": accuracy} of a trained toy LLM answering the VQA-kind tasks from the scene in words (the
+    text reference, `toyworld.analyses.ceiling`), recorded beside the backbones it measures."""
+    import transformers
+
+    from toyworld.analyses.ceiling import text_reference
+
+    cls = transformers.OPTForCausalLM if family == "opt" else transformers.T5ForConditionalGeneration
+    llm = cls.from_pretrained(folder / family).eval()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(folder / family)
+    metrics = text_reference(data_root, llm, tokenizer, family)
+    return {f"{task} {split}": round(m["accuracy"], 2) for (task, split), m in metrics.items()}
 
 
 def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale: float, build: ToyBuild,
@@ -139,7 +157,7 @@ def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, e
         build = ToyBuild(scale=scale)
         base = BackboneSteps()
         steps = BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
-                              batch=base.batch, vit_scenes=round(base.vit_scenes * scale))
+                              batch=base.batch, opt_batch=base.opt_batch, vit_scenes=round(base.vit_scenes * scale))
         train_backbones(data_root, output_root, steps, build, progress)
     build.losses = loss_traces(output_root, [])
     if export_root is not None:

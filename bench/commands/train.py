@@ -81,10 +81,12 @@ def compare_folders(a: Path, b: Path) -> dict:
     return compare_runs(a, b, DEFAULT_RESAMPLES, DEFAULT_SEED, top=10)
 
 
-def evaluate_folder(model: Path, name: str, task_names: list[str], runs: Path) -> dict[str, Path]:
-    """Evaluate a trained model folder on tasks (the toy findings' evaluator): {task: its run folder}."""
+def evaluate_folder(model: Path, name: str, task_names: list[str], runs: Path,
+                    overrides: dict | None = None) -> dict[str, Path]:
+    """Evaluate a trained model folder on tasks (the toy findings' evaluator), with task settings overridden
+    as `bench run`'s flags do (`{"k_test": 1}`): {task: its run folder}."""
     from bench.runner.run import RunRequest, run_all
 
     request = RunRequest(tasks=task_names, model=str(model), data_root=None, output_dir=str(runs), name=name,
-                         batch_size=50, quiet=True, overwrite=True)
+                         batch_size=50, quiet=True, overwrite=True, overrides=dict(overrides or {}))
     return {json.loads((folder / "metrics.json").read_text())["task"]: folder for folder in run_all(request)}

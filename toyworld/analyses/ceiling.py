@@ -57,12 +57,18 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
                     words: Mapping[str, str] | None = None) -> dict[tuple[str, str], dict]:
     """{(task, split): metrics} of `model_name`'s frozen LLM answering each VQA-kind task from the scene in
     words, on the task's default split. `words` replaces the descriptions (tests give wrong ones)."""
-    root = Path(root).absolute()
-    words = scene_words(root) if words is None else words
     model = api.load_model(model_name)
     if model.cfg.llm is None:
         raise ToyError(f"{model_name}: a stage-1 model with no LLM; the ceiling needs a model with an LLM")
-    family = model.cfg.llm.family
+    return text_reference(root, model.llm, model.tokenizer, model.cfg.llm.family, limit, words)
+
+
+def text_reference(root: str | Path, llm, tokenizer, family: str, limit: int | None = None,
+                   words: Mapping[str, str] | None = None) -> dict[tuple[str, str], dict]:
+    """{(task, split): metrics} of a toy LLM (`family` "opt" or "t5") answering each VQA-kind task from the
+    scene in words, with the zero-shot run's own generation settings, scored by the task's scorer."""
+    root = Path(root).absolute()
+    words = scene_words(root) if words is None else words
     out = {}
     for name in tasks.names():
         task = tasks.get(name)
@@ -75,8 +81,8 @@ def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
         predictions = {}
         for s in loaded.samples:
             key = scene_key(root, s.image_path, words, f"question {s.sample_id}")
-            predictions[s.sample_id] = answer_from_text(model.llm, model.tokenizer, words[key], s.question or "",
-                                                        family, **generate)
+            predictions[s.sample_id] = answer_from_text(llm, tokenizer, words[key], s.question or "", family,
+                                                        **generate)
         out[(name, loaded.split)] = task.score(predictions, loaded, allow_empty=True)["metrics"]
     return out
 

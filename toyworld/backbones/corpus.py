@@ -27,12 +27,17 @@ from toyworld.data.config import (
     VQAV2_TRAIN_ANNOTATIONS,
     VQAV2_TRAIN_QUESTIONS,
 )
-from toyworld.data.language import describe, knowledge_sentences
+from toyworld.data.gqa_questions import gqa_questions
+from toyworld.data.language import captions, describe, knowledge_sentences, okvqa_questions, vqa_questions
 from toyworld.data.scenes import Scene
 
 # The zero-shot VQA prompts of the paper (the tasks' own), which the toy LLMs learn as text formats.
 OPT_QA = ZERO_SHOT_VQA_PROMPTS["opt"]
 T5_QA = ZERO_SHOT_VQA_PROMPTS["t5"]
+# Rounds of extra questions each training scene gets in the LLM corpus: every VQA, OK-VQA and GQA kind
+# per round, drawn afresh. A web-scale LLM has read countless questions about scenes like these; a toy
+# LLM needs many of them to learn to read a scene it is given (measured in docs/toy-models.md).
+QUESTION_ROUNDS = 3
 # The captioning prompt of the fine-tuned models (paper Sec. 4.2): web text often puts it before a
 # caption, so the toy OPT sees it before some captions too.
 CAPTION_PROMPT = "a photo of"
@@ -49,21 +54,37 @@ class Doc:
     prompt: str = ""  # a caption's lead-in (`CAPTION_PROMPT`), or none
 
 
-def _scene_words(root: Path) -> dict[str, str]:
+def _training_scenes(root: Path) -> dict[str, Scene]:
     scenes = json.loads((root / SCENES).read_text(encoding="utf-8"))
-    return {path: describe(Scene.from_dict(s)) + "." for path, s in scenes.items() if s["set"] in TRAINING_SETS}
+    return {path: Scene.from_dict(s) for path, s in scenes.items() if s["set"] in TRAINING_SETS}
 
 
-def toy_documents(data_root: str | Path) -> list[Doc]:
-    """Captions and question-answer pairs of the toy training sets, each after its scene in words."""
-    root = Path(data_root)
-    words = _scene_words(root)
+def _generated_docs(key: str, scene: Scene, context: str, rounds: int) -> list[Doc]:
+    """Questions of every kind about one training scene, and (for scenes with no caption file) captions,
+    drawn from an RNG of their own so the data root's files are unchanged by the corpus."""
     docs: list[Doc] = []
+    for r in range(rounds):
+        rng = random.Random(f"llm-corpus:{key}:{r}")
+        qas = vqa_questions(scene, rng, 5) + okvqa_questions(scene, rng, 3) + gqa_questions(scene, rng, 5)
+        docs += [Doc(context, qa.answer, "qa", qa.question) for qa in qas]
+    return docs
+
+
+def toy_documents(data_root: str | Path, rounds: int = QUESTION_ROUNDS) -> list[Doc]:
+    """Captions and question-answer pairs of the toy training sets, each after its scene in words: the
+    training files' own, then `rounds` rounds of generated questions per training scene; and the world
+    facts. Duplicates are dropped, so no (scene, text) pair weighs twice."""
+    root = Path(data_root)
+    scenes = _training_scenes(root)
+    words = {path: describe(scene) + "." for path, scene in scenes.items()}
+    docs: list[Doc] = []
+    captioned: set[str] = set()
     for split in ("train", "restval"):
         for image in read_karpathy(root / sources.COCO_KARPATHY, split=split, coco=True):
-            context = words.get(f"{sources.COCO_IMAGES}/{image.filepath}/{image.filename}")
-            if context is not None:
-                docs += [Doc(context, sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
+            key = f"{sources.COCO_IMAGES}/{image.filepath}/{image.filename}"
+            if key in words:
+                captioned.add(key)
+                docs += [Doc(words[key], sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
                          for i, sentence in enumerate(image.sentences)]
     questions = read_vqa_questions(root / VQAV2_TRAIN_QUESTIONS)
     answers = read_vqa_annotations(root / VQAV2_TRAIN_ANNOTATIONS)
@@ -75,13 +96,19 @@ def toy_documents(data_root: str | Path) -> list[Doc]:
         context = words.get(f"{sources.GQA_IMAGES}/{g.image_id}.jpg")
         if context is not None:
             docs.append(Doc(context, g.answer, "qa", g.question))
+    for key in sorted(scenes):
+        docs += _generated_docs(key, scenes[key], words[key], rounds)
+        if key not in captioned:  # GQA's images come with no captions: the generator's own, as for COCO
+            sentences = captions(scenes[key], random.Random(f"llm-corpus:{key}:captions"))
+            docs += [Doc(words[key], sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
+                     for i, sentence in enumerate(sentences)]
     for line in knowledge_sentences():  # world facts (OK-VQA) with no scene: "question: ... answer: ..."
         question, _, answer = line.partition(" answer: ")
         if question.startswith("question: "):
             docs.append(Doc("", answer, "qa", question.removeprefix("question: ")))
         else:
             docs.append(Doc("", line, "fact"))
-    return docs
+    return list(dict.fromkeys(docs))
 
 
 def corpus_text(data_root: str | Path) -> list[str]:
@@ -159,18 +186,46 @@ def _bert_words(line: str) -> list[str]:
 # --- token sequences -------------------------------------------------------------------------------
 
 
+def _opt_body(doc: Doc) -> str:
+    if doc.kind == "qa":
+        return OPT_QA.format(doc.question) + " " + doc.text + "\n"
+    return (f"{doc.prompt} {doc.text}" if doc.prompt else doc.text) + "\n"
+
+
 def opt_sequence(tokenizer, doc: Doc) -> tuple[list[int], int]:
     """([scene in words] </s> [caption | "Question: q Answer: a"] "\\n", number of scene tokens): the soft
     prompt will take the place of the scene, and BLIP-2's OPT bridge puts `</s>` between the queries and
     the text. The scene tokens carry no loss (`llms.opt_labels`): the LLM is to use a scene it
     is given, as the soft prompt will be given, not to write scenes."""
-    if doc.kind == "qa":
-        text = OPT_QA.format(doc.question) + " " + doc.text
-    else:
-        text = f"{doc.prompt} {doc.text}" if doc.prompt else doc.text
-    context = tokenizer(doc.context, add_special_tokens=False).input_ids if doc.context else []
-    body = tokenizer(text + "\n", add_special_tokens=False).input_ids
-    return context + [tokenizer.bos_token_id] + body, len(context)
+    return opt_packed_sequence(tokenizer, [doc])
+
+
+def opt_packed_sequence(tokenizer, docs: list[Doc]) -> tuple[list[int], int]:
+    """One scene in words, `</s>`, then the texts of several documents about it, each ending in "\\n". The
+    first text reads exactly as a zero-shot prompt does; the later ones read the same scene again, so one
+    pass over the scene teaches several answers (a few times more learning per second than one each)."""
+    context = docs[0].context
+    if any(d.context != context for d in docs):
+        raise ValueError("a packed OPT sequence holds documents about one scene only")
+    scene = tokenizer(context, add_special_tokens=False).input_ids if context else []
+    body = tokenizer("".join(_opt_body(d) for d in docs), add_special_tokens=False).input_ids
+    return scene + [tokenizer.bos_token_id] + body, len(scene)
+
+
+def opt_packed_sequences(tokenizer, docs: list[Doc], pack: int, seed: int = 0) -> list[tuple[list[int], int]]:
+    """Every document once, in sequences of up to `pack` documents about the same scene (`opt_packed_sequence`;
+    scene-less facts stay one per sequence), grouped in a seeded random order."""
+    by_scene: dict[str, list[Doc]] = {}
+    for doc in docs:
+        by_scene.setdefault(doc.context, []).append(doc)
+    rng = random.Random(seed)
+    out = []
+    for context, group in by_scene.items():
+        group = list(group)
+        rng.shuffle(group)
+        size = pack if context else 1
+        out += [opt_packed_sequence(tokenizer, group[i:i + size]) for i in range(0, len(group), size)]
+    return out
 
 
 def t5_pair(tokenizer, doc: Doc, rng: random.Random) -> tuple[list[int], list[int]]:

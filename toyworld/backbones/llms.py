@@ -79,13 +79,14 @@ def opt_labels(ids: torch.Tensor, mask: torch.Tensor, scene_tokens: list[int]) -
 
 
 def train_opt(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int = 0, progress: bool = True,
-              log: Callable[[dict], None] | None = None) -> dict:
+              log: Callable[[dict], None] | None = None, pack: int = 4) -> dict:
     """A small OPTForCausalLM trained on toy text with its project-made BPE tokenizer; saved with
-    `save_pretrained` (config, safetensors, tokenizer) like any transformers LLM."""
+    `save_pretrained` (config, safetensors, tokenizer) like any transformers LLM. Each training sequence
+    holds up to `pack` documents about one scene (`corpus.opt_packed_sequences`)."""
     torch.manual_seed(seed)
     docs = corpus.toy_documents(data_root)
     tokenizer = corpus.opt_tokenizer(corpus.corpus_text(data_root))
-    sequences = [corpus.opt_sequence(tokenizer, d) for d in docs]
+    sequences = corpus.opt_packed_sequences(tokenizer, docs, pack, seed)
     config = transformers.AutoConfig.for_model(**arch.LLMS["toy-opt"].config)
     model = transformers.OPTForCausalLM(config)
 

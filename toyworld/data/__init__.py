@@ -6,7 +6,8 @@ minutes on a laptop.
 """
 
 from toyworld.data.config import DEFAULT_ROOT, DEFAULT_SEED, DEFAULT_SIZE, GENERATOR_VERSION, SIZE_PRESETS, ToySizes
-from toyworld.data.writer import BuildResult, build, ensure_root, generate, read_manifest, stale_root_message
+from toyworld.data.root import BuildResult, build, ensure_root, read_manifest, stale_root_message
+from toyworld.data.writer import generate
 
 __all__ = [
     "DEFAULT_ROOT",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from toyworld.errors import ToyError
 
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 DEFAULT_SEED = 0
 DEFAULT_SIZE = "default"
 DEFAULT_ROOT = Path("data/toy")  # where the default job and `bench toy-data` write it

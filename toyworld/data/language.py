@@ -100,21 +100,29 @@ def _join(parts: Sequence[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _background_phrase(scene: Scene, rng: random.Random) -> str:
+def _background_name(scene: Scene) -> str:
+    """The background's complete name: "white", "noisy white" or "white to beige gradient"."""
     bg = scene.background
     if bg.style == "gradient":
-        return rng.choice(("a gradient background", f"a {bg.colour} gradient background"))
+        return f"{bg.colour} to {bg.colour2 or bg.colour} gradient"
+    return f"noisy {bg.colour}" if bg.style == "noise" else bg.colour
+
+
+def _background_phrase(scene: Scene, rng: random.Random) -> str:
+    """The background as a captioner might say it: always its colour, in one of a few wordings."""
+    bg = scene.background
+    if bg.style == "gradient":
+        return rng.choice((f"a {_background_name(scene)} background", f"a {bg.colour} gradient background"))
     if bg.style == "noise":
-        return rng.choice((f"a noisy {bg.colour} background", "a speckled background", "a grainy background"))
+        return rng.choice((f"a noisy {bg.colour} background", f"a speckled {bg.colour} background",
+                           f"a grainy {bg.colour} background"))
     return _a(f"{bg.colour} background")
 
 
 def describe(scene: Scene) -> str:
     """A complete, canonical description in words (what a text-only LLM sees instead of pixels)."""
     parts = [f"{_a(f'{o.size} {o.colour} {o.shape}')} {POSITION_PHRASES[o.position][0]}" for o in scene.objects]
-    bg = scene.background
-    phrase = {"solid": "{} background", "gradient": "{} gradient background", "noise": "noisy {} background"}
-    return f"{_join(parts)} on {_a(phrase[bg.style].format(bg.colour))}"
+    return f"{_join(parts)} on {_a(_background_name(scene) + ' background')}"
 
 
 def plural(shape: str) -> str:
@@ -122,40 +130,43 @@ def plural(shape: str) -> str:
 
 
 def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
-    """``n`` distinct templated captions of ``scene``."""
+    """``n`` distinct templated captions of ``scene``.
+
+    Every caption names each object's colour and shape, and its size or its place (most name both), and
+    many name the background: a caption should be true of its own image and rarely of another one, or
+    retrieval and ITM learn from labels that are wrong (measured by `bench toy-ceiling`).
+    """
     objs = scene.objects
     pos = {o: rng.choice(POSITION_PHRASES[o.position]) for o in objs}
     col = {o: _colour_word(o.colour, rng) for o in objs}
     bg = _background_phrase(scene, rng)
+    full = {o: f"{o.size} {col[o]} {o.shape}" for o in objs}
     if len(objs) == 1:
         o = objs[0]
         pool = [
-            f"{_a(f'{o.size} {col[o]} {o.shape}')} {pos[o]}",
-            f"there is {_a(f'{col[o]} {o.shape}')} {pos[o]} of the picture",
-            f"{_a(f'{col[o]} {o.shape}')} on {bg}",
-            f"a picture of {_a(f'{o.size} {o.shape}')} that is {col[o]}",
-            f"one {col[o]} {o.shape} {pos[o]}",
-            f"{_a(f'{o.size} {col[o]} {o.shape}')} drawn on {bg}",
-            f"an image showing {_a(f'{col[o]} {o.shape}')}",
-            f"a single {o.size} {o.shape} in {col[o]} {pos[o]}",
+            f"{_a(full[o])} {pos[o]} on {bg}",
+            f"there is {_a(full[o])} {pos[o]} of the picture",
+            f"{_a(full[o])} {pos[o]}, drawn on {bg}",
+            f"a picture of {_a(f'{o.size} {o.shape}')} that is {col[o]}, {pos[o]}",
+            f"one {full[o]} {pos[o]}",
+            f"{bg} with {_a(full[o])} {pos[o]}",
+            f"an image showing {_a(full[o])} on {bg}",
+            f"a single {o.size} {o.shape} in {col[o]} {pos[o]} on {bg}",
         ]
     else:
         count = NUMBER_WORDS[len(objs)]
-        full = [_a(f"{o.size} {col[o]} {o.shape}") for o in objs]
-        placed = [f"{_a(f'{col[o]} {o.shape}')} {pos[o]}" for o in objs]
-        first = rng.choice(objs)
-        others = len(objs) - 1
+        placed = [f"{_a(full[o])} {pos[o]}" for o in objs]
+        short = [f"{_a(f'{col[o]} {o.shape}')} {pos[o]}" for o in objs]
+        first, *others = rng.sample(objs, len(objs))
         pool = [
-            f"{count} shapes: {_join(full)}",
+            f"{count} shapes: {_join(placed)}",
             _join(placed),
-            f"there are {count} shapes in the picture on {bg}",
-            f"{count} shapes on {bg}, one of them is {_a(f'{col[first]} {first.shape}')}",
-            f"{_a(f'{col[first]} {first.shape}')} {pos[first]} and {NUMBER_WORDS[others]} other "
-            f"shape{'s' if others > 1 else ''}",
-            f"a picture with {_join([_a(f'{col[o]} {o.shape}') for o in objs])}",
-            f"some colorful shapes: {_join([f'{col[o]} {o.shape}' for o in objs])}",
-            f"{count} {'different ' if len({o.shape for o in objs}) == len(objs) else ''}shapes, "
-            f"{'the' if sum(o.shape == first.shape for o in objs) == 1 else 'one'} {first.shape} is {col[first]}",
+            f"{count} shapes on {bg}: {_join(short)}",
+            f"a picture with {_join([_a(full[o]) for o in objs])} on {bg}",
+            f"some colorful shapes: {_join([f'{full[o]} {pos[o]}' for o in objs])}",
+            f"{_a(full[first])} {pos[first]} next to {_join([f'{_a(full[o])} {pos[o]}' for o in others])}",
+            f"{bg} with {_join(short)}",
+            f"there are {count} shapes in the picture: {_join(placed)}",
         ]
     unique = list(dict.fromkeys(pool))
     return rng.sample(unique, n)

@@ -2,18 +2,18 @@
 
 Because the files use the official names and layouts, the real task loaders and scorers run on the
 toy root unchanged; that is the point of the toy world. Each image draws from its own RNG, seeded by
-``(seed, set, index)``, so adding a set never changes the images of another.
+``(seed, set, index)``. No two images of a root share a description in words (`language.describe`): a
+scene drawn again is redrawn from its RNG, so no evaluation scene is a training scene in other pixels,
+and the toy LLMs' corpus holds no evaluation scene's description.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import random
-import shutil
-import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,6 @@ from tasks.formats import (
 )
 from toyworld.data import language
 from toyworld.data.config import (
-    DEFAULT_ROOT,
-    DEFAULT_SEED,
-    DEFAULT_SIZE,
     GENERATOR_VERSION,
     GQA_TRAIN_QUESTIONS,
     SCENES,
@@ -83,6 +80,7 @@ class _Writer:
         self.seen = [c for c in all_combos() if c not in set(self.held_out)]
         self.scenes: dict[str, dict[str, Any]] = {}
         self.train_combos: set[Combo] = set()  # combos of the Karpathy train split: "seen" for NoCaps
+        self.descriptions: set[str] = set()  # every scene's description so far: each image's is new
 
     def rng(self, *parts: object) -> random.Random:
         return random.Random(":".join(str(p) for p in (self.seed, *parts)))
@@ -95,7 +93,17 @@ class _Writer:
 
     def scene(self, group: str, index: int, combos: list[Combo] | None = None) -> tuple[Scene, random.Random]:
         rng = self.rng(group, index)
-        return sample_scene(rng, combos or self.seen), rng
+        return self.new_scene(lambda: sample_scene(rng, combos or self.seen)), rng
+
+    def new_scene(self, draw: Callable[[], Scene], tries: int = 10_000) -> Scene:
+        """The first scene from `draw` whose description no earlier image of the root has."""
+        for _ in range(tries):
+            scene = draw()
+            words = language.describe(scene)
+            if words not in self.descriptions:
+                self.descriptions.add(words)
+                return scene
+        raise ToyError(f"no new scene in {tries} draws: the toy world has too few distinct scenes for this size")
 
 
 def _vqa_annotation(qa: language.QA, image_id: int, question_id: int) -> dict[str, Any]:
@@ -210,11 +218,15 @@ def _nocaps_scene(w: _Writer, domain: str, index: int) -> tuple[Scene, random.Ra
     rng = w.rng("nocaps", domain, index)
     seen = sorted(w.train_combos)
     if domain == "in-domain":
-        return sample_scene(rng, seen), rng
+        return w.new_scene(lambda: sample_scene(rng, seen)), rng
     if domain == "out-domain":
-        return sample_scene(rng, w.held_out), rng
-    required = [rng.choice(w.held_out), rng.choice(seen)]
-    return sample_scene(rng, all_combos(), n_objects=rng.choice((2, 3)), required=required), rng
+        return w.new_scene(lambda: sample_scene(rng, w.held_out)), rng
+
+    def near() -> Scene:
+        required = [rng.choice(w.held_out), rng.choice(seen)]
+        return sample_scene(rng, all_combos(), n_objects=rng.choice((2, 3)), required=required)
+
+    return w.new_scene(near), rng
 
 
 def _write_nocaps(w: _Writer) -> dict[str, int]:
@@ -310,90 +322,3 @@ def generate(root: str | os.PathLike[str], *, seed: int = 0, size: str = "defaul
     }
     atomic_write_json(target / MANIFEST, manifest)
     return manifest
-
-
-def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The manifest of a toy root, or None when ``root`` holds no (readable) toy manifest."""
-    try:
-        manifest = json.loads((Path(root) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return manifest if isinstance(manifest, dict) and manifest.get("generator") == GENERATOR else None
-
-
-@dataclass(frozen=True)
-class BuildResult:
-    root: Path
-    written: bool  # False: an identical toy root (same generator version, seed and size) was already there
-    manifest: dict[str, Any]
-
-
-def build(out: str | os.PathLike[str], *, seed: int = 0, size: str = "default", overwrite: bool = False) -> BuildResult:
-    """Generate a toy root at ``out`` atomically: into a sibling temp folder, then renamed into place.
-
-    An existing toy root with the same version, seed and size is kept as is (unless ``overwrite``);
-    any other non-empty folder is refused unless ``overwrite``, so real data is never clobbered.
-    """
-    sizes_for(size)  # fail on a bad size before touching the disk
-    target = Path(os.path.abspath(out))
-    if target.exists() and not target.is_dir():
-        raise ToyError(f"{target} exists and is not a folder")
-    if target.is_dir() and any(target.iterdir()):
-        existing = read_manifest(target)
-        same = existing is not None and (existing.get("version"), existing.get("seed"), existing.get("size")) == (
-            GENERATOR_VERSION,
-            seed,
-            size,
-        )
-        if same and not overwrite:
-            return BuildResult(target, False, existing)
-        if not overwrite:
-            what = "a toy root made with other settings" if existing else "not a toy data root"
-            raise ToyError(
-                f"{target} is not empty and is {what}; pass --overwrite to replace it, or choose another --out"
-            )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        manifest = generate(tmp, seed=seed, size=size)
-        os.chmod(tmp, 0o755)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
-            os.replace(target, old / "root")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return BuildResult(target, True, manifest)
-
-
-def ensure_root(data_root: str | os.PathLike[str] | None = None) -> Path:
-    """The toy data root (default `data/toy`), generated with the default seed and size when it has no
-    manifest. A toy root that an older (or newer) generator made is regenerated with its own seed and size:
-    the toy models are trained on this generator's scenes, and scoring them on another's would be silently
-    wrong. Any other existing root is kept as it is."""
-    root = Path(data_root) if data_root else DEFAULT_ROOT
-    manifest = read_manifest(root)
-    if not (root / MANIFEST).is_file():
-        result = build(root, seed=DEFAULT_SEED, size=DEFAULT_SIZE)
-        print(f"wrote the toy data root {result.root}")
-    elif manifest is not None and manifest.get("version") != GENERATOR_VERSION:
-        result = build(root, seed=manifest.get("seed", DEFAULT_SEED), size=manifest.get("size", DEFAULT_SIZE),
-                       overwrite=True)
-        print(f"regenerated the toy data root {result.root}: it was made by toy generator version "
-              f"{manifest.get('version')}, this is version {GENERATOR_VERSION}")
-    return root
-
-
-def stale_root_message(data_root: str | os.PathLike[str]) -> str | None:
-    """Why a toy root cannot be scored against this package's toy models, or None when it can (or when it
-    is not a toy root at all)."""
-    manifest = read_manifest(data_root)
-    if manifest is None or manifest.get("version") == GENERATOR_VERSION:
-        return None
-    return (f"{data_root} was made by toy generator version {manifest.get('version')}, but the toy models and "
-            f"their baseline belong to version {GENERATOR_VERSION}; regenerate it with `python -m bench toy-data "
-            f"--out {data_root} --overwrite` (add --seed/--size if you chose others)")

@@ -11,7 +11,10 @@ import numpy as np
 from PIL import Image
 
 import tasks
-from toyworld.backbones.corpus import toy_documents
+from toyworld.analyses.ceiling import retrieval_ceiling
+from toyworld.backbones.corpus import Doc, toy_documents
+from toyworld.data.config import TRAINING_SETS
+from toyworld.data.language import describe
 from toyworld.data.scenes import COLOURS, POSITIONS, Scene, render
 
 from .conftest import rel
@@ -147,3 +150,48 @@ def test_llm_corpus_uses_training_scenes_only(toy_root, manifest, scenes):
     assert train_captions <= corpus_captions
     assert not (val_captions - train_captions) & corpus_captions
     assert "a banana is yellow." in {d.text for d in docs if d.kind == "fact"}
+
+
+def _evaluation_questions(root) -> list[tuple[str, str]]:
+    """(image path under the root, question) of every split of the VQA-kind tasks (all are evaluated)."""
+    pairs = []
+    for name in ("vqav2", "okvqa", "gqa"):
+        task = tasks.get(name)
+        for split in task.splits:
+            loaded = task.load(root, split.name)
+            pairs += [(rel(root, s.image_path), s.question or "") for s in loaded.samples]
+    return pairs
+
+
+def _leaks(docs, evaluation: set[str], asked: set[tuple[str, str]]) -> list:
+    """Documents that hold an evaluation scene in words, or pair one with a question asked about it."""
+    return [d for d in docs if d.context.rstrip(".") in evaluation or d.text.rstrip(".") in evaluation
+            or (d.context, d.question) in asked]
+
+
+def test_no_two_images_share_a_description(scenes):
+    """Each image's scene in words is its own, so no evaluation scene is a training scene in new pixels."""
+    words = Counter(describe(Scene.from_dict(s)) for s in scenes.values())
+    assert words.most_common(1)[0][1] == 1
+
+
+def test_llm_corpus_holds_no_evaluation_scene_or_question(toy_root, scenes):
+    """No document of the toy LLMs' corpus holds an evaluation scene's description, in its context or its
+    text, nor pairs an evaluation scene with a question asked about it."""
+    docs = toy_documents(toy_root)
+    evaluation = {describe(Scene.from_dict(s)) for s in scenes.values() if s["set"] not in TRAINING_SETS}
+    assert len(evaluation) > 50
+    pairs = _evaluation_questions(toy_root)
+    assert pairs and {p for p, _ in pairs} <= {p for p, s in scenes.items() if s["set"] not in TRAINING_SETS}
+    asked = {(describe(Scene.from_dict(scenes[p])) + ".", q) for p, q in pairs}
+    assert _leaks(docs, evaluation, asked) == []
+    context, question = sorted(asked)[0]  # the check sees a planted document
+    planted = Doc(context, "yes", "qa", question)
+    assert _leaks([*docs, planted], evaluation, asked) == [planted]
+
+
+def test_test_captions_rarely_fit_another_test_image(toy_root):
+    """A caption true of another image of its split makes a hard negative a positive (ITM learns a wrong
+    label) and caps R@1: the share of such texts stays small (`bench toy-ceiling` reports it)."""
+    for task in ("coco_retrieval", "flickr30k"):
+        assert retrieval_ceiling(toy_root, task)["ambiguous_texts"] <= 2.0

@@ -150,7 +150,7 @@ def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_roo
     Table 6's ITC+ITM-only stage 1 + retrieval are trained under their own names, evaluated beside the
     reference models, and written as JSON and Markdown."""
     from bench.commands.train import compare_folders, evaluate_folder
-    from toyworld.analyses.findings import FIG5_TASKS, TABLE6_METRICS, TABLE6_TASKS, run_findings
+    from toyworld.analyses.findings import FIG5_TASKS, TABLE5_METRICS, TABLE6_METRICS, TABLE6_TASKS, run_findings
 
     monkeypatch.setenv("BLIP2_DATA", str(small_root))  # run_findings only sets it when unset
     findings = run_findings(small_root, toy_build, evaluate_folder, compare_folders, scale=0.004, progress=False,
@@ -172,12 +172,22 @@ def test_findings_train_the_ablations_and_write_both_tables(toy_build, small_roo
         assert not torch.equal(ablated.qformer.query_tokens, reference.qformer.query_tokens)
     assert set(findings["table6"]) == set(TABLE6_TASKS)
     assert all(set(by_metric) == set(TABLE6_METRICS) for by_metric in findings["table6"].values())
+    # Table 5's mechanism: one model, ITC's top 1 (k=1) against k=128 re-ranking, each side its run's own R@1
+    for task in TABLE6_TASKS:
+        assert set(findings["table5"][task]) == set(TABLE5_METRICS)
+        split = tasks.get(task).default_split
+        itc = json.loads((runs / "toy-qformer-coco-itc-only" / f"{task}-{split}" / "metrics.json").read_text())
+        reranked = json.loads((runs / "toy-qformer-coco" / f"{task}-{split}" / "metrics.json").read_text())
+        assert itc["settings"]["k_test"] == 1 and reranked["settings"]["k_test"] == 128
+        for metric in TABLE5_METRICS:
+            assert findings["table5"][task][metric]["a"] == pytest.approx(itc["metrics"][metric], abs=0.01)
+            assert findings["table5"][task][metric]["b"] == pytest.approx(reranked["metrics"][metric], abs=0.01)
     assert findings["training_seeds"] == 1 and "training seeds" in findings["note"]
     assert (toy_build / "toy_stage1_no_itg" / "model").is_dir()
     assert (toy_build / "toy_retrieval_no_itg" / "model").is_dir()
     assert json.loads((tmp_path / "toy-findings.json").read_text())["table6"] == findings["table6"]
     markdown = (tmp_path / "toy-findings.md").read_text()
-    assert "## Figure 5" in markdown and "## Table 6" in markdown and "95% CI" in markdown
+    assert "## Figure 5" in markdown and "## Table 6" in markdown and "## Table 5" in markdown and "95% CI" in markdown
     assert "| coco_retrieval | IR@1 |" in markdown and "**Training seeds.**" in markdown
 
 
