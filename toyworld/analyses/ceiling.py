@@ -23,7 +23,7 @@ import tasks
 from blip2 import api
 from toyworld.backbones.llms import answer_from_text
 from toyworld.data.config import SCENES
-from toyworld.data.language import captions, describe
+from toyworld.data.language import caption_variants, describe
 from toyworld.data.scenes import Scene
 from toyworld.errors import ToyError
 from toyworld.zoo import ZERO_SHOT_MODELS
@@ -87,13 +87,10 @@ def text_reference(root: str | Path, llm, tokenizer, family: str, limit: int | N
     return out
 
 
-def caption_pool(scene: Scene, draws: int = 400) -> set[str]:
-    """Every caption the toy generator writes for `scene` (its templates' random choices, drawn `draws`
-    times), normalised as `normal_caption` does."""
-    pool: set[str] = set()
-    for seed in range(draws):
-        pool |= {normal_caption(c) for c in captions(scene, random.Random(seed))}
-    return pool
+def caption_pool(scene: Scene) -> set[str]:
+    """Every caption the toy generator can write for `scene` (`language.caption_variants`), normalised as
+    `normal_caption` does."""
+    return {normal_caption(c) for c in caption_variants(scene)}
 
 
 def normal_caption(text: str) -> str:

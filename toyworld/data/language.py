@@ -9,6 +9,7 @@ the VQA scorer's normalisation rules change the numbers as they do on the real b
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from collections.abc import Sequence
@@ -108,15 +109,15 @@ def _background_name(scene: Scene) -> str:
     return f"noisy {bg.colour}" if bg.style == "noise" else bg.colour
 
 
-def _background_phrase(scene: Scene, rng: random.Random) -> str:
+def _background_phrases(scene: Scene) -> tuple[str, ...]:
     """The background as a captioner might say it: always its colour, in one of a few wordings."""
     bg = scene.background
     if bg.style == "gradient":
-        return rng.choice((f"a {_background_name(scene)} background", f"a {bg.colour} gradient background"))
+        return (f"a {_background_name(scene)} background", f"a {bg.colour} gradient background")
     if bg.style == "noise":
-        return rng.choice((f"a noisy {bg.colour} background", f"a speckled {bg.colour} background",
-                           f"a grainy {bg.colour} background"))
-    return _a(f"{bg.colour} background")
+        return (f"a noisy {bg.colour} background", f"a speckled {bg.colour} background",
+                f"a grainy {bg.colour} background")
+    return (_a(f"{bg.colour} background"),)
 
 
 def describe(scene: Scene) -> str:
@@ -129,6 +130,9 @@ def plural(shape: str) -> str:
     return shape + ("es" if shape.endswith("s") else "s")
 
 
+Wording = tuple[dict[ToyObject, str], dict[ToyObject, str], str, tuple[ToyObject, ...]]  # place, colour, background, order
+
+
 def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
     """``n`` distinct templated captions of ``scene``.
 
@@ -139,7 +143,30 @@ def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
     objs = scene.objects
     pos = {o: rng.choice(POSITION_PHRASES[o.position]) for o in objs}
     col = {o: _colour_word(o.colour, rng) for o in objs}
-    bg = _background_phrase(scene, rng)
+    phrases = _background_phrases(scene)
+    bg = rng.choice(phrases) if len(phrases) > 1 else phrases[0]
+    order = tuple(rng.sample(objs, len(objs))) if len(objs) > 1 else objs
+    return rng.sample(_caption_templates(scene, (pos, col, bg, order)), n)
+
+
+def caption_variants(scene: Scene) -> set[str]:
+    """Every caption :func:`captions` can write for ``scene``, whatever its RNG draws: what is true of it in
+    the generator's words (the retrieval oracle and the ITM label check compare texts with these)."""
+    objs = scene.objects
+    places = itertools.product(*(POSITION_PHRASES[o.position] for o in objs))
+    colours = itertools.product(*((o.colour, "grey") if o.colour == "gray" else (o.colour,) for o in objs))
+    out: set[str] = set()
+    for place, colour, bg, order in itertools.product(list(places), list(colours), _background_phrases(scene),
+                                                      list(itertools.permutations(objs))):
+        wording = (dict(zip(objs, place, strict=True)), dict(zip(objs, colour, strict=True)), bg, order)
+        out.update(_caption_templates(scene, wording))
+    return out
+
+
+def _caption_templates(scene: Scene, wording: Wording) -> list[str]:
+    """Every caption template of ``scene`` filled with one wording, without repeats."""
+    objs = scene.objects
+    pos, col, bg, order = wording
     full = {o: f"{o.size} {col[o]} {o.shape}" for o in objs}
     if len(objs) == 1:
         o = objs[0]
@@ -157,7 +184,7 @@ def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
         count = NUMBER_WORDS[len(objs)]
         placed = [f"{_a(full[o])} {pos[o]}" for o in objs]
         short = [f"{_a(f'{col[o]} {o.shape}')} {pos[o]}" for o in objs]
-        first, *others = rng.sample(objs, len(objs))
+        first, *others = order
         pool = [
             f"{count} shapes: {_join(placed)}",
             _join(placed),
@@ -168,8 +195,7 @@ def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
             f"{bg} with {_join(short)}",
             f"there are {count} shapes in the picture: {_join(placed)}",
         ]
-    unique = list(dict.fromkeys(pool))
-    return rng.sample(unique, n)
+    return list(dict.fromkeys(pool))
 
 
 def _answers(rng: random.Random, canonical: str, variants: Sequence[str], wrong: Sequence[str]) -> tuple[str, ...]:

@@ -92,3 +92,30 @@ def test_the_toy_llms_learn_from_text_alone(small_root, tmp_path, monkeypatch):
     training = {toy_corpus.describe(toy_corpus.Scene.from_dict(s)) + "." for s in scenes.values()
                 if s["set"] in TRAINING_SETS}
     assert {d.context for d in docs if d.context} <= training
+
+
+def test_packed_opt_sequences_hold_every_document_once_about_one_scene(small_root):
+    """Packing puts up to 4 documents about one scene after that scene's words; the first reads as a zero-shot
+    prompt does, and every document is in exactly one sequence (scene-less facts alone)."""
+    from toyworld.backbones import corpus as toy_corpus
+
+    docs = toy_corpus.toy_documents(small_root)
+    tokenizer = toy_corpus.opt_tokenizer(toy_corpus.corpus_text(small_root))
+    packed = toy_corpus.opt_packed_sequences(tokenizer, docs, pack=4)
+    singles = [toy_corpus.opt_sequence(tokenizer, d) for d in docs]
+    assert len(docs) / 4 <= len(packed) < len(docs)
+    newline = tokenizer("\n", add_special_tokens=False).input_ids
+    assert len(newline) == 1
+    # each document's text ends in one "\n": the packed sequences hold as many as there are documents
+    assert sum(ids[n:].count(newline[0]) for ids, n in packed) == len(docs)
+    assert sum(len(ids) - n for ids, n in packed) < sum(len(ids) - n for ids, n in singles)  # the scene once
+    by_scene = {}
+    for ids, n in packed:
+        assert ids[n] == tokenizer.bos_token_id
+        by_scene.setdefault(tuple(ids[:n]), []).append(ids[n + 1:].count(newline[0]))
+    assert max(max(c) for c in by_scene.values()) == 4 and by_scene[()] == [1] * len(by_scene[()])
+    bodies = {tuple(ids[n:]) for ids, n in singles}
+    firsts = {tuple(ids[n:ids.index(newline[0], n) + 1]) for ids, n in packed}  # each sequence's first text
+    assert firsts <= bodies
+    with pytest.raises(ValueError, match="one scene"):
+        toy_corpus.opt_packed_sequence(tokenizer, [d for d in docs if d.context][:1] + [docs[-1]])
