@@ -130,7 +130,8 @@ def plural(shape: str) -> str:
     return shape + ("es" if shape.endswith("s") else "s")
 
 
-Wording = tuple[dict[ToyObject, str], dict[ToyObject, str], str, tuple[ToyObject, ...]]  # place, colour, background, order
+# One caption wording of a scene: each object's place phrase and colour word, the background phrase, an object order.
+Wording = tuple[dict[ToyObject, str], dict[ToyObject, str], str, tuple[ToyObject, ...]]
 
 
 def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
