@@ -43,7 +43,12 @@ def toy_build(small_root, tmp_path_factory):
 
 def test_the_backbones_train_log_and_save(backbones_build):
     report = json.loads((backbones_build / "toy_backbones_build.json").read_text())
-    assert {"backbone_vit", "backbone_opt", "backbone_t5"} == set(report["seconds"])
+    assert {"backbone_vit", "backbone_opt", "backbone_t5", "text_reference_opt",
+            "text_reference_t5"} == set(report["seconds"])
+    for family in ("opt", "t5"):  # each LLM's text reference, scored on the VQA-kind tasks' default splits
+        reference = report["backbones"][family]["text_reference"]
+        assert set(reference) == {"vqav2 val", "okvqa test", "gqa test-dev"}
+        assert all(0 <= v <= 100 for v in reference.values())
     backbone_log = (backbones_build / "toy_backbones" / "log.jsonl").read_text().splitlines()
     assert {json.loads(x)["backbone"] for x in backbone_log} == {"vit", "OPT", "T5"}
     assert all((backbones_build / "toy_backbones" / name).is_dir() for name in FOLDERS)

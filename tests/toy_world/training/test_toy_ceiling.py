@@ -67,3 +67,17 @@ def test_retrieval_ceiling_counts_captions_true_of_several_images(default_root, 
     twin = retrieval_ceiling(copy, "coco_retrieval")
     assert twin["ambiguous_texts"] >= ceiling["ambiguous_texts"] + 100 * 5 / len(loaded.texts)  # the first's 5
     assert twin["IR@1"] < ceiling["IR@1"]  # each of those 5 texts has two images to choose from
+
+
+def test_the_committed_text_references_agree():
+    """The backbone build records each LLM's text reference; the leaderboard reads the same numbers from
+    bench/data/toy_references.json (measured through the BLIP-2 models that hold those LLMs frozen)."""
+    from toyworld.backbones import WEIGHTS_DIR
+
+    build = json.loads((WEIGHTS_DIR / "backbones_build.json").read_text())["backbones"]
+    references = json.loads(Path("bench/data/toy_references.json").read_text())["reference"]
+    by_model = {(r["llm"], f"{r['task']} {r['split']}"): r["value"] for r in references
+                if r.get("llm") in ("toy-opt", "toy-t5") and r["subset"] == "all" and r["metric"] == "accuracy"}
+    for family in ("opt", "t5"):
+        for task_split, value in build[family]["text_reference"].items():
+            assert by_model[(f"toy-{family}", task_split)] == pytest.approx(value, abs=0.01)

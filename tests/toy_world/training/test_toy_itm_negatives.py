@@ -44,13 +44,13 @@ def test_a_batch_of_one_image_is_refused():
         count_true_negatives(["x", "x"], ["a", "a"], [7, 7], neg_image=[1, 0], neg_text=[1, 0], pools={"a": {"x"}})
 
 
-def test_hard_negatives_of_the_committed_stage1_are_true_more_often_than_random_texts(default_root,
-                                                                                      committed_toy_models):
+def test_hard_negatives_of_the_committed_stage1_are_rarely_true_of_their_image(default_root, committed_toy_models):
+    """Version-2 captions are specific, so ITM learns from right labels: a sampled hard negative is rarely true
+    of its image (version 1: 6.2 % of texts, 7.8 % of images). The counting itself is tested above."""
     out = measure(default_root, "toy-qformer", batches=4)
     assert out["pairs"] == 256
-    assert out["negative_text_true"] > out["random_text_true"]  # sampled by ITC similarity: harder
-    assert all(0 <= out[k] < 50 for k in ("negative_text_true", "negative_image_true", "random_text_true"))
-    assert 40 < out["itm_loss"] < 80  # mean ITM cross-entropy x100 on these batches
+    assert all(0 <= out[k] <= 2 for k in ("negative_text_true", "negative_image_true", "random_text_true"))
+    assert 40 < out["itm_loss"] < 63  # mean ITM cross-entropy x100 on these batches, below its prior (63.65)
 
 
 def test_a_model_with_an_llm_or_no_batches_is_refused_by_name(default_root, committed_toy_models):
