@@ -59,6 +59,12 @@ def _training_scenes(root: Path) -> dict[str, Scene]:
     return {path: Scene.from_dict(s) for path, s in scenes.items() if s["set"] in TRAINING_SETS}
 
 
+def _caption_docs(context: str, sentences: list[str]) -> list[Doc]:
+    """An image's captions after its scene in words, every other one led by the captioning prompt."""
+    return [Doc(context, sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
+            for i, sentence in enumerate(sentences)]
+
+
 def _generated_docs(key: str, scene: Scene, context: str, rounds: int) -> list[Doc]:
     """Questions of every kind about one training scene, and (for scenes with no caption file) captions,
     drawn from an RNG of their own so the data root's files are unchanged by the corpus."""
@@ -84,8 +90,7 @@ def toy_documents(data_root: str | Path, rounds: int = QUESTION_ROUNDS) -> list[
             key = f"{sources.COCO_IMAGES}/{image.filepath}/{image.filename}"
             if key in words:
                 captioned.add(key)
-                docs += [Doc(words[key], sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
-                         for i, sentence in enumerate(image.sentences)]
+                docs += _caption_docs(words[key], image.sentences)
     questions = read_vqa_questions(root / VQAV2_TRAIN_QUESTIONS)
     answers = read_vqa_annotations(root / VQAV2_TRAIN_ANNOTATIONS)
     for q in questions:
@@ -100,8 +105,7 @@ def toy_documents(data_root: str | Path, rounds: int = QUESTION_ROUNDS) -> list[
         docs += _generated_docs(key, scenes[key], words[key], rounds)
         if key not in captioned:  # GQA's images come with no captions: the generator's own, as for COCO
             sentences = captions(scenes[key], random.Random(f"llm-corpus:{key}:captions"))
-            docs += [Doc(words[key], sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
-                     for i, sentence in enumerate(sentences)]
+            docs += _caption_docs(words[key], sentences)
     for line in knowledge_sentences():  # world facts (OK-VQA) with no scene: "question: ... answer: ..."
         question, _, answer = line.partition(" answer: ")
         if question.startswith("question: "):
@@ -113,7 +117,11 @@ def toy_documents(data_root: str | Path, rounds: int = QUESTION_ROUNDS) -> list[
 
 def corpus_text(data_root: str | Path) -> list[str]:
     """Plain lines for tokenizer training: every context, caption, question and answer."""
-    docs = toy_documents(data_root)
+    return corpus_lines(toy_documents(data_root))
+
+
+def corpus_lines(docs: list[Doc]) -> list[str]:
+    """`corpus_text` of documents already read (the LLM trainers read them once for both uses)."""
     lines = {d.context for d in docs} | {d.text for d in docs} | {d.question for d in docs}
     return sorted(x for x in lines if x) + [OPT_QA, T5_QA, CAPTION_PROMPT]
 

@@ -85,7 +85,7 @@ def train_opt(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
     holds up to `pack` documents about one scene (`corpus.opt_packed_sequences`)."""
     torch.manual_seed(seed)
     docs = corpus.toy_documents(data_root)
-    tokenizer = corpus.opt_tokenizer(corpus.corpus_text(data_root))
+    tokenizer = corpus.opt_tokenizer(corpus.corpus_lines(docs))
     sequences = corpus.opt_packed_sequences(tokenizer, docs, pack, seed)
     config = transformers.AutoConfig.for_model(**arch.LLMS["toy-opt"].config)
     model = transformers.OPTForCausalLM(config)
@@ -107,7 +107,7 @@ def train_t5(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int 
     rest), with its project-made tokenizer."""
     torch.manual_seed(seed)
     docs = corpus.toy_documents(data_root)
-    tokenizer = corpus.t5_tokenizer(corpus.corpus_text(data_root))
+    tokenizer = corpus.t5_tokenizer(corpus.corpus_lines(docs))
     config = transformers.AutoConfig.for_model(**arch.LLMS["toy-t5"].config)
     model = transformers.T5ForConditionalGeneration(config)
     from blip2.models.blip2_lm import untie_output_embeddings
