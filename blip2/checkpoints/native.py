@@ -23,6 +23,10 @@ from .weights_io import MissingWeightsError, load_safetensors, save_safetensors
 
 CONFIG_NAME = "blip2_config.json"
 WEIGHTS_NAME = "model.safetensors"
+# How a tokenizer was last *loaded*, which transformers writes back into tokenizer_config.json: `is_local`,
+# and `local_files_only`, true with HF_HUB_OFFLINE set, else false. It says nothing about the tokenizer, and
+# keeping it would make two saves of the same model differ by the environment they ran in.
+LOAD_CONTEXT_KEYS = ("is_local", "local_files_only")
 
 
 class NativeConfigError(ModelInputError, ValueError):
@@ -52,7 +56,18 @@ def save_native(model: torch.nn.Module, directory: str | Path,
         tok = getattr(model, attr, None)
         if tok is not None:
             tok.save_pretrained(directory / sub)
+            _drop_load_context(directory / sub / "tokenizer_config.json")
     return directory
+
+
+def _drop_load_context(path: Path) -> None:
+    """Remove `LOAD_CONTEXT_KEYS` from a saved tokenizer config, so the saved bytes depend on the tokenizer
+    alone (transformers sets them again when it loads the folder)."""
+    if not path.is_file():
+        return
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if any(k in config for k in LOAD_CONTEXT_KEYS):  # in transformers' own layout, final newline included
+        _write_json_atomic(path, {k: v for k, v in config.items() if k not in LOAD_CONTEXT_KEYS}, end="\n")
 
 
 def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -85,8 +100,8 @@ def load_native(directory: Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     return model, {"format": "blip2-bench", "files": [str(weights), *map(str, shared_files)], "left_at_init": []}
 
 
-def _write_json_atomic(path: Path, data: Any) -> None:
+def _write_json_atomic(path: Path, data: Any, end: str = "") -> None:
     """A plain `open` (the user's umask decides the mode, as for the weights) to a temporary name, then a rename."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2))
+    tmp.write_text(json.dumps(data, indent=2) + end, encoding="utf-8")
     os.replace(tmp, path)

@@ -122,3 +122,29 @@ def test_a_digest_names_its_file_when_a_model_has_several(tmp_path):
     for bad in ("abc", "g" * 64, "=" + "0" * 64, "x=" + "0" * 63):
         with pytest.raises(ValueError, match="HEX or FILE=HEX"):
             ExpectedDigest.parse(bad)
+
+
+def test_saving_a_model_does_not_record_how_its_tokenizer_was_loaded(tiny_dir, tmp_path):
+    """transformers writes `local_files_only` (true under HF_HUB_OFFLINE) back into tokenizer_config.json;
+    a save must give the same bytes online and offline, or a rebuild changes committed files."""
+    import os
+    import subprocess
+    import sys
+
+    source = tiny_dir("opt", "wide")
+    folders = []
+    for offline in ("1", "0"):
+        out = tmp_path / f"offline{offline}"
+        code = f"import blip2; blip2.save_model(blip2.load_model({str(source)!r}), {str(out)!r})"
+        env = {**os.environ, "HF_HUB_OFFLINE": offline}
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
+        folders.append(out)
+    names = sorted(str(f.relative_to(folders[0])) for f in folders[0].rglob("*") if f.is_file())
+    assert "tokenizer/tokenizer_config.json" in names
+    assert names == sorted(str(f.relative_to(folders[1])) for f in folders[1].rglob("*") if f.is_file())
+    differing = [n for n in names if (folders[0] / n).read_bytes() != (folders[1] / n).read_bytes()]
+    assert differing == []
+    config = (folders[0] / "tokenizer" / "tokenizer_config.json").read_text()
+    assert "local_files_only" not in config
+    assert blip2.load_model(folders[0]).tokenizer("a cat").input_ids == blip2.load_model(source).tokenizer(
+        "a cat").input_ids
