@@ -56,15 +56,19 @@ def test_committed_models_reproduce_their_numbers(model, task, default_root, tmp
         assert metrics[name] == pytest.approx(value, abs=1e-6), name
 
 
-def write_expected(data_root: str, out_dir: str = "/tmp/toy-expected-runs") -> dict:
-    """Evaluate the committed models on the --limit subset and store their metrics as the expectation."""
+def write_expected(data_root: str) -> dict:
+    """Evaluate the committed models on the --limit subset and store their metrics as the expectation. The runs
+    go to a fresh temporary folder: a run folder left by older weights would be refused (other checkpoint)."""
+    import tempfile
+
     expected = {}
-    for model, task in CASES:
-        request = RunRequest(tasks=[task], model=model, data_root=data_root, output_dir=out_dir, batch_size=50,
-                             limit=LIMIT, quiet=True)
-        (folder,) = run_all(request)
-        metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
-        expected[f"{model}/{task}"] = {k: v for k, v in metrics.items() if isinstance(v, float | int)}
+    with tempfile.TemporaryDirectory() as out_dir:
+        for model, task in CASES:
+            request = RunRequest(tasks=[task], model=model, data_root=data_root, output_dir=out_dir, batch_size=50,
+                                 limit=LIMIT, quiet=True)
+            (folder,) = run_all(request)
+            metrics = json.loads((folder / "metrics.json").read_text())["metrics"]
+            expected[f"{model}/{task}"] = {k: v for k, v in metrics.items() if isinstance(v, float | int)}
     EXPECTED.write_text(json.dumps(expected, indent=2, sort_keys=True) + "\n")
     return expected
 
