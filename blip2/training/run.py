@@ -18,32 +18,34 @@ from .tracking import choose_tracker
 from .trainer import TrainResult, train
 
 
-def starting_model(recipe: Recipe, runs_root: Path):
+def starting_model(recipe: Recipe, runs_root: Path, data_root: Path | None = None):
     """`init_from`: "recipe:<name>" (that recipe's output), a zoo name or folder; None builds the
     recipe's architecture with freshly initialised Q-Former (a from-scratch stage 1, or Fig. 5's stage 2
     without stage 1). A stage-1 model starting a stage-2 recipe keeps its ViT and Q-Former
     (`init.from_stage1`). `vision_init` / `llm_init` / `qformer_tokenizer` then load frozen parts, and
-    `qformer_init` starts a from-scratch Q-Former from BERT. Released files are found (or reported
-    missing) before the model is built."""
+    `qformer_init` starts a from-scratch Q-Former from BERT. Released files, the previous stage's output
+    and (given `data_root`) the recipe's data files are found, or reported missing, before the model is
+    built."""
     source = recipe.init_from
     target = zoo.get(recipe.model).config() if recipe.model in zoo.ZOO else None
     if recipe.qformer_init:
         _check_bert_init(recipe, target)
     vision_source = _released(recipe, "vision_init", runs_root)
     bert_folder = _released(recipe, "qformer_init", runs_root)
+    if source is not None and source.startswith("recipe:"):
+        folder = runs_root / source.removeprefix("recipe:") / "model"
+        if not folder.is_dir():
+            raise RecipeStartError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
+                                   f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` first")
+        source = str(folder)
+    if data_root is not None:
+        check_data_files(recipe, data_root)
     if source is None:
         model = build_model(target)
         init.init_trainable(model, recipe.seed)
         if bert_folder is not None:
             init.load_bert(model, bert_folder)
     else:
-        if source.startswith("recipe:"):
-            folder = runs_root / source.removeprefix("recipe:") / "model"
-            if not folder.is_dir():
-                raise RecipeStartError(f"recipe {recipe.name} starts from {source}, but {folder} does not exist: "
-                                       f"run `python -m bench train --recipe {source.removeprefix('recipe:')}` "
-                                       "first")
-            source = str(folder)
         model = api.load_model(source)
         if target is not None and model.cfg.is_stage1 and not target.is_stage1:
             model = init.from_stage1(model, target)
@@ -124,6 +126,22 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model, *, allow_pipe_shards:
     return ExampleDataset(examples, transform, seed=recipe.seed)
 
 
+# The fields of a JSON data source that name a file or folder under the data root.
+DATA_PATH_FIELDS = {"karpathy": ("file", "images"), "vqa": ("questions", "annotations", "images")}
+
+
+def check_data_files(recipe: Recipe, data_root: Path) -> None:
+    """Every file and folder the recipe's JSON sources name exists under `data_root`, checked before any
+    weights load, so a wrong data root costs nothing and names what it looked for."""
+    for spec in recipe.data if shard_spec(recipe) is None else ():
+        for field in DATA_PATH_FIELDS.get(spec.get("type"), ()):
+            path = data_root / spec[field]
+            if not path.exists():
+                raise RecipeError(f"recipe {recipe.name}: its {spec['type']} source's {field} {path} does not "
+                                  f"exist; point --data-root (or $BLIP2_DATA) at the folder that holds "
+                                  f"{spec[field]} (the toy world's is data/toy: python -m bench toy-data)")
+
+
 def shard_spec(recipe: Recipe) -> str | None:
     """The recipe's shard spec: `shards` when set, else its tar_shards sources' patterns joined by '::'.
     Shards and JSON sources together are refused (not supported yet)."""
@@ -142,7 +160,7 @@ def run_recipe(recipe: Recipe, data_root: Path, output_root: Path, *, progress: 
     with `allow_pipe_shards`."""
     choose_tracker(log_with)  # a tracker that is not installed stops the run before the model is built
     out = output_root / recipe.name
-    model = starting_model(recipe, output_root)  # its released weights are looked up first, then it is built
+    model = starting_model(recipe, output_root, data_root)  # weights and data are looked up first, then it is built
     dataset = recipe_dataset(recipe, data_root, model, allow_pipe_shards=allow_pipe_shards)
     out.mkdir(parents=True, exist_ok=True)  # only now: unreachable weights or data leave no folder behind
     result = train(recipe, model, dataset, out, progress=progress, log_with=log_with)

@@ -92,6 +92,15 @@ def test_train_refuses_bad_set_values_before_training(setting, tmp_path, capsys)
     assert not (tmp_path / "out").exists()
 
 
+def test_train_names_a_missing_data_file_before_building_the_model(tmp_path, capsys, nothing_loaded):
+    """A recipe run against the wrong data root stops before any weights load, naming the file it looked for."""
+    err = refused(["train", "--recipe", "toy_retrieval", "--data-root", str(tmp_path / "root"), "--output",
+                   str(tmp_path / "out"), "--set", "max_steps=2", "--set", 'init_from="toy-qformer"'], capsys,
+                  str(tmp_path / "root" / "coco" / "annotations" / "dataset_coco.json"), "--data-root", "data/toy")
+    assert "toy_retrieval" in err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.parametrize("extra", [["--seed", "0"], ["--seed", "1"], ["--name", "x"], ["--overwrite"]])
 def test_default_job_refuses_a_typed_flag_even_at_its_default(extra, nothing_loaded, tmp_path, capsys,
                                                               monkeypatch):
