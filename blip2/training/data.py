@@ -83,6 +83,10 @@ def collate(items: list[dict[str, Any]]) -> dict[str, Any]:
     return batch
 
 
+# The fields of each JSON data source that name a file or folder under the data root (read below).
+DATA_PATH_FIELDS = {"karpathy": ("file", "images"), "vqa": ("questions", "annotations", "images")}
+
+
 def karpathy_examples(data_root: Path, spec: dict[str, Any]) -> list[Example]:
     """Captions of the given Karpathy splits: one example per (image, caption)."""
     file = data_root / spec["file"]

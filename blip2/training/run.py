@@ -12,7 +12,7 @@ from ..checkpoints.weights_io import has_weight_files
 from ..models.build import build_model
 from ..processing import ImageTransform
 from . import init
-from .data import ExampleDataset, karpathy_examples, vqa_examples
+from .data import DATA_PATH_FIELDS, ExampleDataset, karpathy_examples, vqa_examples
 from .recipe import Recipe, RecipeError, RecipeStartError
 from .tracking import choose_tracker
 from .trainer import TrainResult, train
@@ -124,10 +124,6 @@ def recipe_dataset(recipe: Recipe, data_root: Path, model, *, allow_pipe_shards:
         urls = shard_urls(shard_specs, data_root, allow_pipe=allow_pipe_shards, where=f"recipe {recipe.name}, shards")
         return ShardStream(urls, transform, seed=recipe.seed, shuffle_buffer=recipe.shuffle_buffer)
     return ExampleDataset(examples, transform, seed=recipe.seed)
-
-
-# The fields of a JSON data source that name a file or folder under the data root.
-DATA_PATH_FIELDS = {"karpathy": ("file", "images"), "vqa": ("questions", "annotations", "images")}
 
 
 def check_data_files(recipe: Recipe, data_root: Path) -> None:

@@ -93,8 +93,17 @@ def _a(phrase: str) -> str:
     return ("an " if phrase[0] in "aeiou" else "a ") + phrase
 
 
+# A colour's other spelling, which a caption uses 30 % of the time.
+CAPTION_SPELLINGS = {"gray": "grey"}
+
+
 def _colour_word(colour: str, rng: random.Random) -> str:
-    return "grey" if colour == "gray" and rng.random() < 0.3 else colour
+    return CAPTION_SPELLINGS[colour] if colour in CAPTION_SPELLINGS and rng.random() < 0.3 else colour
+
+
+def _colour_words(colour: str) -> tuple[str, ...]:
+    """Every word `_colour_word` may write for `colour`."""
+    return (colour, CAPTION_SPELLINGS[colour]) if colour in CAPTION_SPELLINGS else (colour,)
 
 
 def _join(parts: Sequence[str]) -> str:
@@ -144,6 +153,8 @@ def captions(scene: Scene, rng: random.Random, n: int = 5) -> list[str]:
     objs = scene.objects
     pos = {o: rng.choice(POSITION_PHRASES[o.position]) for o in objs}
     col = {o: _colour_word(o.colour, rng) for o in objs}
+    # A choice among one makes no draw: the RNG is read exactly as by the generator that wrote the committed
+    # roots, so they stay byte-identical.
     phrases = _background_phrases(scene)
     bg = rng.choice(phrases) if len(phrases) > 1 else phrases[0]
     order = tuple(rng.sample(objs, len(objs))) if len(objs) > 1 else objs
@@ -155,7 +166,7 @@ def caption_variants(scene: Scene) -> set[str]:
     the generator's words (the retrieval oracle and the ITM label check compare texts with these)."""
     objs = scene.objects
     places = itertools.product(*(POSITION_PHRASES[o.position] for o in objs))
-    colours = itertools.product(*((o.colour, "grey") if o.colour == "gray" else (o.colour,) for o in objs))
+    colours = itertools.product(*(_colour_words(o.colour) for o in objs))
     out: set[str] = set()
     for place, colour, bg, order in itertools.product(list(places), list(colours), _background_phrases(scene),
                                                       list(itertools.permutations(objs))):
