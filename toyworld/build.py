@@ -162,7 +162,7 @@ def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, e
     build.losses = loss_traces(output_root, [])
     if export_root is not None:
         copy_backbones(output_root / BACKBONES, export_root)
-        build.exported = {name: str(export_root / name) for name in backbones.FOLDERS}
+        build.exported = {name: shown_path(export_root / name) for name in backbones.FOLDERS}
         record = {k: v for k, v in build.to_dict().items() if k != "losses"}
         atomic_write_text(export_root / "backbones_build.json", json.dumps(record, indent=2) + "\n")
     atomic_write_text(output_root / "toy_backbones_build.json", json.dumps(build.to_dict(), indent=2))
@@ -225,7 +225,7 @@ def export_models(output_root: Path, export_root: Path, replaced: dict[str, str]
         shutil.copytree(source, target)
         save_safetensors(half, target / WEIGHTS_NAME, metadata={"format": "pt", "producer": "blip2-bench toy"})
         write_parts(target, parts)
-        exported[zoo_name] = str(target)
+        exported[zoo_name] = shown_path(target)
     return exported
 
 
@@ -238,6 +238,16 @@ def frozen_backbones(tensors: dict[str, torch.Tensor], backbones_root: Path) -> 
         if path.is_file() and first_difference(tensors, part_tensors(path, prefix, select)) is None:
             sources[prefix] = (path, select)
     return sources
+
+
+def shown_path(path: Path) -> str:
+    """`path` as a build record shows it: relative to the working directory when under it (so a record that
+    is committed reads the same from every clone), else absolute."""
+    absolute = Path(path).absolute()
+    try:
+        return absolute.relative_to(Path.cwd().absolute()).as_posix()
+    except ValueError:
+        return str(absolute)
 
 
 def default_export_root() -> Path:

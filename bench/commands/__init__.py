@@ -22,8 +22,10 @@ from bench.commands import (
     toy_chance,
     toy_data,
     toy_itm_negatives,
+    toy_position_probe,
     train,
 )
 
 COMMANDS: tuple[ModuleType, ...] = (run, listing, score, paper, leaderboard, regress, compare, report, card, train,
-                                   cost, toy_data, toy_chance, toy_ceiling, toy_itm_negatives)
+                                   cost, toy_data, toy_chance, toy_ceiling, toy_itm_negatives,
+                                   toy_position_probe)

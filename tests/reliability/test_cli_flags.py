@@ -254,6 +254,7 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
                          "write": ["--write", "refs.json"]}),
     "toy-itm-negatives": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-qformer-coco"],
                                "batches": ["--batches", "2"], "seed": ["--seed", "1"]}),
+    "toy-position-probe": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-opt"]}),
 }
 
 
@@ -273,6 +274,7 @@ def recorders(monkeypatch, tmp_path):
     import toyworld.analyses.ceiling as ceiling
     import toyworld.analyses.chance as chance
     import toyworld.analyses.itm_negatives as itm_negatives
+    import toyworld.analyses.position_probe as position_probe
     import toyworld.data as toy_root
 
     calls: list = []
@@ -311,7 +313,10 @@ def recorders(monkeypatch, tmp_path):
                 (toy_references, "write", rec("write", tmp_path / "refs.json")),
                 (ceiling, "retrieval_ceiling", rec("oracle", {"TR@1": 0.0, "IR@1": 0.0, "ambiguous_texts": 0.0})),
                 (itm_negatives, "measure", rec("measure", dict.fromkeys(
-                    ("pairs", "negative_text_true", "negative_image_true", "random_text_true", "itm_loss"), 0)))]
+                    ("pairs", "negative_text_true", "negative_image_true", "random_text_true", "itm_loss"), 0))),
+                (position_probe, "probe_model", rec("probe", dict.fromkeys(position_probe.CONDITIONS, dict.fromkeys(
+                    ("questions", "accuracy", "true_axis", "axis_its_preposition_names", "right_side_given_axis",
+                     "one_object_accuracy"), 0))))]
     for module, name, fake in patches:
         monkeypatch.setattr(module, name, fake)
     monkeypatch.chdir(tmp_path)

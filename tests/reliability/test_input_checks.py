@@ -44,6 +44,8 @@ def refused(argv, capsys, *named: str) -> str:
     (["toy-itm-negatives", "--batches", "0"], ["--batches"]),
     (["toy-itm-negatives", "--seed", "-1"], ["--seed", "-1"]),
     (["toy-chance", "--seed", "-5"], ["--seed", "-5"]),
+    (["toy-position-probe", "--model", "nosuch"], ["--model", "nosuch"]),
+    (["toy-position-probe", "--model", "toy-qformer"], ["--model", "toy-qformer"]),
 ])
 def test_toy_commands_check_before_building_or_loading(argv, named, nothing_loaded, capsys):
     refused(argv, capsys, *named)

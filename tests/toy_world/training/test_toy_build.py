@@ -20,7 +20,7 @@ from blip2.training.init import from_stage1
 from blip2.training.objectives import stage1_loss
 from toyworld import TOY_MODELS
 from toyworld.backbones import FOLDERS, WEIGHTS_DIR
-from toyworld.build import EXPORTS, RECIPES, export_models
+from toyworld.build import EXPORTS, RECIPES, export_models, shown_path
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +83,7 @@ def test_exported_models_are_the_zoo_architectures_in_fp16(toy_build, tmp_path):
     export_models(toy_build, tmp_path, again)  # the same weights over themselves
     assert all(v.startswith("identical") for v in again.values()), again
     assert set(exported) == set(EXPORTS)
+    assert exported["toy-opt"] == str(tmp_path / "toy-opt")  # outside the working directory: absolute
     shared = {}
     for name, folder in exported.items():
         model = blip2.load_model(folder)
@@ -212,3 +213,12 @@ def test_a_rebuild_retraces_the_recorded_build_step_by_step(toy_build, small_roo
     assert set(lines) == set(record["losses"])
     assert "first differs at step 2" in lines["toy_stage1"]
     assert all("identical" in line for name, line in lines.items() if name != "toy_stage1"), lines
+
+
+def test_build_records_show_paths_under_the_working_directory_relative(tmp_path, monkeypatch):
+    """A committed build record must read the same from every clone, not name the machine that built it."""
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "toyworld" / "models" / "toy-opt") == "toyworld/models/toy-opt"
+    assert shown_path(Path("toyworld/models")) == "toyworld/models"
+    elsewhere = tmp_path.parent / "elsewhere"
+    assert shown_path(elsewhere) == str(elsewhere)
