@@ -20,9 +20,10 @@ from pathlib import Path
 
 import tasks
 from blip2 import api
+from toyworld.backbones.corpus import scene_in_words
 from toyworld.backbones.llms import answer_from_text
 from toyworld.data.config import SCENES
-from toyworld.data.language import caption_variants, describe
+from toyworld.data.language import caption_variants
 from toyworld.data.scenes import Scene
 from toyworld.errors import ToyError
 from toyworld.zoo import ZERO_SHOT_MODELS
@@ -49,7 +50,7 @@ def scene_key(root: Path, image_path: str | Path, known: Mapping[str, object], w
 
 def scene_words(root: Path) -> dict[str, str]:
     """Every toy image's complete description, keyed by its path under the data root."""
-    return {key: describe(Scene.from_dict(s)) + "." for key, s in read_scenes(root).items()}
+    return {key: scene_in_words(Scene.from_dict(s)) for key, s in read_scenes(root).items()}
 
 
 def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,

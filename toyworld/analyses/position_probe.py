@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from toyworld.backbones.corpus import scene_in_words
 from toyworld.data.config import TRAINING_SETS
-from toyworld.data.language import POSITION_PHRASES, describe
+from toyworld.data.language import POSITION_PHRASES
 from toyworld.data.scenes import POSITIONS, Scene
 
 AXES: dict[str, str] = {"left": "horizontal", "right": "horizontal", "top": "vertical", "bottom": "vertical",
@@ -55,7 +56,7 @@ def position_questions(scenes: dict[str, dict]) -> list[Question]:
         if raw["set"] in TRAINING_SETS:
             continue
         scene = Scene.from_dict(raw)
-        words = describe(scene) + "."
+        words = scene_in_words(scene)
         for o in scene.objects:
             if sum(x.combo == o.combo for x in scene.objects) == 1:
                 out.append(Question(words, f"where is the {o.colour} {o.shape}?", o.position, len(scene.objects)))

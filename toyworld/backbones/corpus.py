@@ -59,6 +59,12 @@ def _training_scenes(root: Path) -> dict[str, Scene]:
     return {path: Scene.from_dict(s) for path, s in scenes.items() if s["set"] in TRAINING_SETS}
 
 
+def scene_in_words(scene: Scene) -> str:
+    """A scene as the toy LLMs read it: its complete description, as a sentence (the documents' context,
+    and what the text reference and the position probe give them)."""
+    return describe(scene) + "."
+
+
 def _caption_docs(context: str, sentences: list[str]) -> list[Doc]:
     """An image's captions after its scene in words, every other one led by the captioning prompt."""
     return [Doc(context, sentence, "caption", prompt=CAPTION_PROMPT if i % 2 else "")
@@ -82,7 +88,7 @@ def toy_documents(data_root: str | Path, rounds: int = QUESTION_ROUNDS) -> list[
     facts. Duplicates are dropped, so no (scene, text) pair weighs twice."""
     root = Path(data_root)
     scenes = _training_scenes(root)
-    words = {path: describe(scene) + "." for path, scene in scenes.items()}
+    words = {path: scene_in_words(scene) for path, scene in scenes.items()}
     docs: list[Doc] = []
     captioned: set[str] = set()
     for split in ("train", "restval"):
