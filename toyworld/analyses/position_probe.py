@@ -20,7 +20,7 @@ from pathlib import Path
 
 from toyworld.backbones.corpus import scene_in_words
 from toyworld.data.config import TRAINING_SETS
-from toyworld.data.language import POSITION_PHRASES
+from toyworld.data.language import POSITION_PHRASES, position_question
 from toyworld.data.scenes import POSITIONS, Scene
 
 AXES: dict[str, str] = {"left": "horizontal", "right": "horizontal", "top": "vertical", "bottom": "vertical",
@@ -59,7 +59,7 @@ def position_questions(scenes: dict[str, dict]) -> list[Question]:
         words = scene_in_words(scene)
         for o in scene.objects:
             if sum(x.combo == o.combo for x in scene.objects) == 1:
-                out.append(Question(words, f"where is the {o.colour} {o.shape}?", o.position, len(scene.objects)))
+                out.append(Question(words, position_question(o), o.position, len(scene.objects)))
     return out
 
 

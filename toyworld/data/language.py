@@ -304,13 +304,18 @@ def _vqa(kind: str, scene: Scene, rng: random.Random) -> QA:
     if kind == "position":
         unique = [x for x in objs if sum(y.combo == x.combo for y in objs) == 1]
         o = rng.choice(unique) if unique else o
-        question = rng.choice((f"where is the {o.colour} {o.shape}?", f"where is the {o.colour} {o.shape} placed?"))
+        question = rng.choice((position_question(o), f"where is the {o.colour} {o.shape} placed?"))
         wrong = [p for p in POSITIONS if p != o.position]
         canonical = POSITION_ANSWERS[o.position]
         return QA(
             kind, question, canonical, "where is the", _answers(rng, canonical, POSITION_VARIANTS[o.position], wrong)
         )
     raise ValueError(f"unknown VQA question kind {kind!r}")
+
+
+def position_question(o: ToyObject) -> str:
+    """The plain VQA question for where an object is (the position probe asks it too)."""
+    return f"where is the {o.colour} {o.shape}?"
 
 
 def vqa_questions(scene: Scene, rng: random.Random, n: int) -> list[QA]:
