@@ -49,7 +49,7 @@ class BackboneSteps:
     """Optimiser steps of each backbone (the `toy` orchestrator scales these down in tests)."""
 
     vit: int = 1800
-    opt: int = 2800
+    opt: int = 6000
     t5: int = 2400
     batch: int = 64
     opt_batch: int = 32  # sequences of up to 4 documents each (`corpus.opt_packed_sequences`)

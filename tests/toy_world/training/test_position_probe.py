@@ -74,12 +74,14 @@ def test_answers_are_read_as_places(answer, place):
     assert answered_place(answer) == place
 
 
-def test_the_committed_toy_opt_reads_the_preposition(small_root, committed_toy_models):
-    """The finding of docs/toy-models.md: the toy OPT gets the axis from the word after the object and the side
-    by chance, so under the swap most of its answers move to the other axis."""
+def test_the_committed_toy_opt_reads_the_place_word(small_root, committed_toy_models):
+    """The finding of docs/toy-models.md: the toy OPT says where an object is, and with the prepositions swapped
+    its answers keep the place word's side rather than follow the preposition to the other axis. (The 2,800-step
+    OPT before it read the preposition: this test then failed on `accuracy` and on the swapped axis.)"""
     result = probe_model(small_root, "toy-opt")
-    assert result[WRITTEN]["true_axis"] > 65 and 30 < result[WRITTEN]["right_side_given_axis"] < 70
-    assert result[SWAPPED]["axis_its_preposition_names"] > 65 > 35 > result[SWAPPED]["true_axis"]
+    assert result[WRITTEN]["accuracy"] >= 95 and result[WRITTEN]["one_object_accuracy"] >= 95
+    assert result[SWAPPED]["right_side_given_axis"] >= 90
+    assert result[SWAPPED]["true_axis"] > 60 > result[SWAPPED]["axis_its_preposition_names"]
 
 
 def test_the_committed_toy_t5_reads_the_place_word_but_not_whose_it_is(small_root, committed_toy_models):
