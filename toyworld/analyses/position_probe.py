@@ -57,9 +57,7 @@ def position_questions(scenes: dict[str, dict]) -> list[Question]:
             continue
         scene = Scene.from_dict(raw)
         words = scene_in_words(scene)
-        for o in scene.objects:
-            if sum(x.combo == o.combo for x in scene.objects) == 1:
-                out.append(Question(words, position_question(o), o.position, len(scene.objects)))
+        out += [Question(words, position_question(o), o.position, len(scene.objects)) for o in scene.uniquely_named()]
     return out
 
 

@@ -36,8 +36,7 @@ def _relation(a: ToyObject, b: ToyObject) -> str | None:
 
 def _gqa(kind: str, scene: Scene, rng: random.Random) -> QA:
     objs = scene.objects
-    named = [x for x in objs if sum(y.combo == x.combo for y in objs) == 1]  # "the red star" must name one
-    o = rng.choice(named or objs)
+    o = rng.choice(scene.uniquely_named() or objs)
     name = f"{o.colour} {o.shape}"
     if kind == "relate" and len(objs) > 1:
         related = [(x, _relation(x, o)) for x in objs if x is not o]

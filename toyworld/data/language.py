@@ -302,7 +302,7 @@ def _vqa(kind: str, scene: Scene, rng: random.Random) -> QA:
         opposite = "no" if present else "yes"
         return QA(kind, question, canonical, qtype, _answers(rng, canonical, YES_NO_VARIANTS[canonical], [opposite]))
     if kind == "position":
-        unique = [x for x in objs if sum(y.combo == x.combo for y in objs) == 1]
+        unique = scene.uniquely_named()
         o = rng.choice(unique) if unique else o
         question = rng.choice((position_question(o), f"where is the {o.colour} {o.shape} placed?"))
         wrong = [p for p in POSITIONS if p != o.position]

@@ -93,6 +93,11 @@ class Scene:
     def combos(self) -> set[Combo]:
         return {o.combo for o in self.objects}
 
+    def uniquely_named(self) -> list[ToyObject]:
+        """The objects whose colour and shape are the scene's alone, in order: only these can a question call
+        "the <colour> <shape>"."""
+        return [o for o in self.objects if sum(x.combo == o.combo for x in self.objects) == 1]
+
 
 def all_combos() -> list[Combo]:
     return [(shape, colour) for shape in SHAPES for colour in COLOURS]
