@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", default=None, help="toy data root (default: data/toy, generated when missing)")
     parser.add_argument("--model", default=",".join(MODELS),
                         help=f"comma-separated toy zoo names (default: {','.join(MODELS)})")
+    parser.add_argument("--scene", choices=("words", "captions"), default="words",
+                        help="what each LLM answers from: the scene in words (the text reference), or the zero-shot "
+                        "model's own captions of the image, which carry no more than its soft prompt (default: words)")
     parser.add_argument("--write", type=Path, metavar="FILE.json",
                         help="also measure the chance levels (as `bench toy-chance`, seed 0) and write them with "
                         "these references to FILE.json, the file the leaderboard reads "
@@ -26,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from bench import toy_references
+    from bench.errors import BenchError
     from bench.model_check import check_llm, model_config
     from bench.writable import check_output_file, write_errors
     from toyworld.analyses.ceiling import ceiling_metrics, retrieval_ceiling
@@ -33,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     from toyworld.data import ensure_root
 
     names = args.model.split(",")
+    if args.write is not None and args.scene != "words":
+        raise BenchError("--write records the text references (the scene in words); drop --scene captions, or "
+                         "--write, to measure the answers from the models' own captions")
     for name in names:  # the kind of each model first: before building the data root or loading weights
         check_llm(name, model_config(name), True, "--model", MODELS[0])
     if args.write is not None:
@@ -40,9 +47,10 @@ def run(args: argparse.Namespace) -> int:
     root = ensure_root(args.data_root)
     ceilings = {}
     for model_name in names:
-        ceilings[model_name] = ceiling_metrics(root, model_name)
+        ceilings[model_name] = ceiling_metrics(root, model_name, from_captions=args.scene == "captions")
         for (task, split), metrics in ceilings[model_name].items():
-            print(f"{model_name:8s} {task:8s} {split:10s} accuracy {metrics['accuracy']:6.2f}  (scene in words)")
+            source = "scene in words" if args.scene == "words" else "scene as its own captions"
+            print(f"{model_name:8s} {task:8s} {split:10s} accuracy {metrics['accuracy']:6.2f}  ({source})")
     oracles = {}
     for task in RETRIEVAL_TASKS:
         ceiling = oracles[task] = retrieval_ceiling(root, task)

@@ -251,7 +251,7 @@ WALK = {  # command: (base argv, {dest: argv added to the base})
                       "overwrite": ["--overwrite"]}),
     "toy-chance": ([], {"data_root": ["--data-root", "d"], "seed": ["--seed", "1"]}),
     "toy-ceiling": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-opt"],
-                         "write": ["--write", "refs.json"]}),
+                         "scene": ["--scene", "captions"], "write": ["--write", "refs.json"]}),
     "toy-itm-negatives": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-qformer-coco"],
                                "batches": ["--batches", "2"], "seed": ["--seed", "1"]}),
     "toy-position-probe": ([], {"data_root": ["--data-root", "d"], "model": ["--model", "toy-opt"]}),

@@ -18,6 +18,9 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import torch
+from PIL import Image
+
 import tasks
 from blip2 import api
 from toyworld.backbones.corpus import scene_in_words
@@ -54,13 +57,45 @@ def scene_words(root: Path) -> dict[str, str]:
 
 
 def ceiling_metrics(root: str | Path, model_name: str, limit: int | None = None,
-                    words: Mapping[str, str] | None = None) -> dict[tuple[str, str], dict]:
+                    words: Mapping[str, str] | None = None, from_captions: bool = False
+                    ) -> dict[tuple[str, str], dict]:
     """{(task, split): metrics} of `model_name`'s frozen LLM answering each VQA-kind task from the scene in
-    words, on the task's default split. `words` replaces the descriptions (tests give wrong ones)."""
+    words, on the task's default split. `words` replaces the descriptions (tests give wrong ones);
+    `from_captions` replaces them with the model's own zero-shot captions of the images (`own_captions`)."""
     model = api.load_model(model_name)
     if model.cfg.llm is None:
         raise ToyError(f"{model_name}: a stage-1 model with no LLM; the ceiling needs a model with an LLM")
+    if from_captions:
+        words = own_captions(root, model, limit)
     return text_reference(root, model.llm, model.tokenizer, model.cfg.llm.family, limit, words)
+
+
+def own_captions(root: str | Path, model, limit: int | None = None, batch: int = 32) -> dict[str, str]:
+    """{image key: caption} of every VQA-kind test image, written by `model` zero-shot with COCO captioning's
+    settings for its LLM, as a sentence.
+
+    Answering from these instead of the description splits the zero-shot gap in two: what the soft prompt
+    carries (a caption says no more than the prompt that wrote it) and how the LLM reads it."""
+    root = Path(root).absolute()
+    family = model.cfg.llm.family
+    settings = tasks.get("coco_caption").settings(family)
+    generate = {"num_beams": settings.num_beams, "max_new_tokens": settings.max_new_tokens,
+                "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
+    paths = sorted({Path(s.image_path) for name in tasks.names() if tasks.get(name).kind == "vqa"
+                    for s in tasks.get(name).load(root, limit=limit).samples})
+    captions: dict[str, str] = {}
+    model.eval()
+    for start in range(0, len(paths), batch):
+        chunk = paths[start:start + batch]
+        images = []
+        for path in chunk:
+            with Image.open(path) as image:
+                images.append(image.convert("RGB"))
+        with torch.no_grad():
+            written = api.caption(model, images, settings.prompt, **generate)
+        for path, text in zip(chunk, written, strict=True):
+            captions[path.relative_to(root).as_posix()] = text.strip().rstrip(".") + "."
+    return captions
 
 
 def text_reference(root: str | Path, llm, tokenizer, family: str, limit: int | None = None,

@@ -81,3 +81,34 @@ def test_the_committed_text_references_agree():
     for family in ("opt", "t5"):
         for task_split, value in build[family]["text_reference"].items():
             assert by_model[(f"toy-{family}", task_split)] == pytest.approx(value, abs=0.01)
+
+
+def test_own_captions_describe_their_image_and_carry_answers(default_root, committed_toy_models):
+    """`--scene captions`: the zero-shot model's captions of each VQA image name that image's objects, and
+    answering from them beats answering from another image's captions."""
+    from blip2 import api
+    from toyworld.analyses.ceiling import own_captions, read_scenes
+
+    captions = own_captions(default_root, api.load_model("toy-opt"), limit=24)
+    scenes = read_scenes(default_root)
+    keys = sorted(captions)
+    assert len(keys) > 15 and all(c.endswith(".") and len(c) > 10 for c in captions.values())
+
+    def named(key: str, caption: str) -> int:
+        return sum(o["colour"] in caption.replace("grey", "gray") for o in scenes[key]["objects"])
+
+    own = sum(named(k, captions[k]) for k in keys)
+    other = sum(named(k, captions[keys[(i + 7) % len(keys)]]) for i, k in enumerate(keys))
+    assert own > 1.5 * other
+    rotated = {k: captions[keys[(i + 7) % len(keys)]] for i, k in enumerate(keys)}
+    from_own = ceiling_metrics(default_root, "toy-opt", limit=24, from_captions=True)
+    from_other = ceiling_metrics(default_root, "toy-opt", limit=24, words=rotated)
+    assert from_own[("vqav2", "val")]["accuracy"] > from_other[("vqav2", "val")]["accuracy"] + 5
+
+
+def test_captions_as_the_scene_are_not_written_as_the_references(tmp_path, capsys):
+    from bench.cli import main
+
+    assert main(["toy-ceiling", "--scene", "captions", "--write", str(tmp_path / "refs.json")]) == 2
+    assert "--write records the text references" in capsys.readouterr().err
+    assert not (tmp_path / "refs.json").exists()
