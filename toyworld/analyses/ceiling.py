@@ -79,8 +79,7 @@ def own_captions(root: str | Path, model, limit: int | None = None, batch: int =
     root = Path(root).absolute()
     family = model.cfg.llm.family
     settings = tasks.get("coco_caption").settings(family)
-    generate = {"num_beams": settings.num_beams, "max_new_tokens": settings.max_new_tokens,
-                "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
+    generate = _generation(settings)
     paths = sorted({Path(s.image_path) for name in tasks.names() if tasks.get(name).kind == "vqa"
                     for s in tasks.get(name).load(root, limit=limit).samples})
     captions: dict[str, str] = {}
@@ -110,9 +109,7 @@ def text_reference(root: str | Path, llm, tokenizer, family: str, limit: int | N
         if task.kind != "vqa":
             continue
         loaded = task.load(root, limit=limit)
-        settings = task.settings(family)  # the zero-shot run's own beams, token limits and length penalty
-        generate = {"num_beams": settings.num_beams, "max_new_tokens": settings.max_new_tokens,
-                    "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
+        generate = _generation(task.settings(family))
         predictions = {}
         for s in loaded.samples:
             key = scene_key(root, s.image_path, words, f"question {s.sample_id}")
@@ -120,6 +117,12 @@ def text_reference(root: str | Path, llm, tokenizer, family: str, limit: int | N
                                                         **generate)
         out[(name, loaded.split)] = task.score(predictions, loaded, allow_empty=True)["metrics"]
     return out
+
+
+def _generation(settings) -> dict[str, object]:
+    """The decoding of a task's zero-shot run (beams, token limits, length penalty), as `generate` keywords."""
+    return {"num_beams": settings.num_beams, "max_new_tokens": settings.max_new_tokens,
+            "min_new_tokens": settings.min_new_tokens, "length_penalty": settings.length_penalty}
 
 
 def caption_pool(scene: Scene) -> set[str]:
