@@ -29,6 +29,7 @@ from blip2.training.recipe import Recipe, load_recipe
 from tasks.atomic import atomic_write_text
 from toyworld import backbones
 from toyworld.backbones import llms, vision
+from toyworld.errors import ToyError
 from toyworld.reproduce import compare_weights, loss_traces
 from toyworld.zoo import MODELS_DIR
 
@@ -97,26 +98,29 @@ def _timed(build: ToyBuild, name: str, fn: Callable[[], object]) -> object:
 
 
 def train_backbones(data_root: Path, output_root: Path, steps: BackboneSteps, build: ToyBuild,
-                    progress: bool = True) -> None:
-    """The frozen toy backbones, logged to `<output_root>/toy_backbones/log.jsonl`."""
+                    progress: bool = True, only: tuple[str, ...] = backbones.TRAINED) -> None:
+    """The frozen toy backbones named in `only`, logged to `<output_root>/toy_backbones/log.jsonl`."""
     folder = output_root / BACKBONES
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "log.jsonl", "w", encoding="utf-8") as log_file:
         def log(record: dict) -> None:
             log_file.write(json.dumps(record) + "\n")
 
-        build.backbones["vit"] = _timed(build, "backbone_vit", lambda: vision.train_vit(
-            data_root, folder / "vit", steps.vit, steps.batch, progress=progress, log=log,
-            fresh_scenes=steps.vit_scenes))
-        build.backbones["opt"] = _timed(build, "backbone_opt", lambda: llms.train_opt(
-            data_root, folder / "opt", steps.opt, steps.opt_batch, progress=progress, log=log))
-        build.backbones["t5"] = _timed(build, "backbone_t5", lambda: llms.train_t5(
-            data_root, folder / "t5", steps.t5, steps.batch, progress=progress, log=log))
+        trainers = {
+            "vit": lambda: vision.train_vit(data_root, folder / "vit", steps.vit, steps.batch, progress=progress,
+                                            log=log, fresh_scenes=steps.vit_scenes),
+            "opt": lambda: llms.train_opt(data_root, folder / "opt", steps.opt, steps.opt_batch, progress=progress,
+                                          log=log),
+            "t5": lambda: llms.train_t5(data_root, folder / "t5", steps.t5, steps.batch, progress=progress, log=log),
+        }
+        for name in only:
+            build.backbones[name] = _timed(build, f"backbone_{name}", trainers[name])
     build.backbones["qformer_tokenizer"] = {
         "vocab": llms.save_qformer_tokenizer(data_root, folder / "qformer_tokenizer")}
     for family in ("opt", "t5"):
-        build.backbones[family]["text_reference"] = _timed(build, f"text_reference_{family}",
-                                                           lambda f=family: text_reference_of(data_root, folder, f))
+        if family in only:
+            build.backbones[family]["text_reference"] = _timed(
+                build, f"text_reference_{family}", lambda f=family: text_reference_of(data_root, folder, f))
 
 
 def text_reference_of(data_root: Path, folder: Path, family: str) -> dict[str, float]:
@@ -147,26 +151,73 @@ def train_toy_recipe(recipe_name: str, data_root: Path, output_root: Path, scale
 
 
 def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, export_root: Path | None = None,
-                    progress: bool = True) -> ToyBuild:
+                    progress: bool = True, only: tuple[str, ...] = backbones.TRAINED,
+                    kept_from: Path = backbones.WEIGHTS_DIR) -> ToyBuild:
     """Train the frozen toy backbones into `<output_root>/toy_backbones`; copy them to `export_root` (the
-    committed `toyworld/backbones/weights/`) when given, with the build's record."""
+    committed `toyworld/backbones/weights/`) when given, with the build's record.
+
+    With `only` a subset, the other backbones are copied from `kept_from` unchanged and their entries (times
+    and text references) carried over from its record, listed under `kept`: retraining the ViT alone then
+    costs minutes, not the LLMs' 35, and the record still says how every committed file was made."""
     from blip2.training.trainer import deterministic_kernels
 
+    unknown = sorted(set(only) - set(backbones.TRAINED))
+    if unknown or not only:
+        raise ToyError(f"only={list(only)}: name one or more of {', '.join(backbones.TRAINED)}")
+    only = tuple(name for name in backbones.TRAINED if name in only)
+    kept = tuple(name for name in backbones.TRAINED if name not in only)
+    earlier = _kept_record(kept_from, kept) if kept else {}
     with deterministic_kernels(not torch.cuda.is_available()):
         torch.manual_seed(0)
         build = ToyBuild(scale=scale)
         base = BackboneSteps()
         steps = BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
                               batch=base.batch, opt_batch=base.opt_batch, vit_scenes=round(base.vit_scenes * scale))
-        train_backbones(data_root, output_root, steps, build, progress)
+        train_backbones(data_root, output_root, steps, build, progress, only)
+    for name in kept:
+        shutil.rmtree(output_root / BACKBONES / name, ignore_errors=True)
+        shutil.copytree(kept_from / name, output_root / BACKBONES / name)
+        build.backbones[name] = earlier["backbones"][name]
+        build.seconds.update({k: v for k, v in earlier["seconds"].items() if k.endswith(f"_{name}")})
+    # a full build's order, whichever backbones were kept
+    build.seconds = {k: build.seconds[k] for k in sorted(build.seconds, key=_step_order)}
+    build.backbones = {k: build.backbones[k] for k in sorted(build.backbones, key=list(backbones.FOLDERS).index)}
     build.losses = loss_traces(output_root, [])
     if export_root is not None:
         copy_backbones(output_root / BACKBONES, export_root)
         build.exported = {name: shown_path(export_root / name) for name in backbones.FOLDERS}
-        record = {k: v for k, v in build.to_dict().items() if k != "losses"}
-        atomic_write_text(export_root / "backbones_build.json", json.dumps(record, indent=2) + "\n")
-    atomic_write_text(output_root / "toy_backbones_build.json", json.dumps(build.to_dict(), indent=2))
+    record = build.to_dict()
+    if kept:
+        earlier_build = f"the earlier build (scale {earlier.get('scale', 1.0):g}) in {shown_path(kept_from)}"
+        record["kept"] = {name: f"not retrained: its files, time and text reference are carried over from "
+                                f"{earlier_build}" for name in kept}
+    if export_root is not None:
+        lean = {k: v for k, v in record.items() if k != "losses"}
+        atomic_write_text(export_root / "backbones_build.json", json.dumps(lean, indent=2) + "\n")
+    atomic_write_text(output_root / "toy_backbones_build.json", json.dumps(record, indent=2))
     return build
+
+
+def _step_order(step: str) -> tuple[bool, int]:
+    """backbone_vit, backbone_opt, backbone_t5, then the text references in the same order."""
+    kind, _, name = step.rpartition("_")
+    return kind != "backbone", backbones.TRAINED.index(name)
+
+
+def _kept_record(kept_from: Path, kept: tuple[str, ...]) -> dict:
+    """The record of the build that made the backbones kept; checked before any training starts."""
+    path = kept_from / "backbones_build.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        missing = [name for name in kept if name not in record["backbones"] or not (kept_from / name).is_dir()]
+        record["seconds"]  # noqa: B018 - a record without times is as broken as one without backbones
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        raise ToyError(f"{path}: cannot read the kept backbones' record ({error!r}); rebuild them all with "
+                         "`python -m bench train --recipe toy-backbones`") from error
+    if missing:
+        raise ToyError(f"{kept_from} has no built {', '.join(missing)} to keep; rebuild them all with "
+                         "`python -m bench train --recipe toy-backbones`")
+    return record
 
 
 def copy_backbones(source: Path, target: Path) -> None:

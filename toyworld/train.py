@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from toyworld.analyses.findings import Compare, Evaluate
+from toyworld.backbones import TRAINED as TRAINED_BACKBONES
 from toyworld.data import ensure_root
 from toyworld.errors import ToyError
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from toyworld.build import ToyBuild
 
 TOY_RECIPES = ("toy-backbones", "toy", "toy-findings")
-KNOWN = {"scale", "export"}
+KNOWN = {"scale", "export", "only"}
 # The build whose weights are committed in toyworld/models/ (its toy_build.json, copied here with them).
 REFERENCE_BUILD = Path("results/toy_build.json")
 
@@ -34,9 +35,11 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
     from toyworld.build import build_backbones, build_toy, default_export_root
     from toyworld.reproduce import read_reference
 
-    unknown = sorted(set(overrides) - KNOWN)
+    known = KNOWN if recipe == "toy-backbones" else KNOWN - {"only"}
+    unknown = sorted(set(overrides) - known)
     if unknown:
-        raise ToyError(f"--recipe {recipe} takes only --set {', '.join(sorted(KNOWN))}; got {unknown}")
+        raise ToyError(f"--recipe {recipe} takes only --set {', '.join(sorted(known))}; got {unknown}")
+    only = _only(overrides.get("only", list(TRAINED_BACKBONES)))
     # a broken build record fails now, not after a 15-minute build
     reference = read_reference(REFERENCE_BUILD) if recipe == "toy" else None
     root = ensure_root(data_root)
@@ -51,7 +54,7 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
     export = bool(overrides.get("export", True))
     if recipe == "toy-backbones":
         build = build_backbones(root, output, scale=scale, export_root=WEIGHTS_DIR if export else None,
-                                progress=not quiet)
+                                progress=not quiet, only=only)
         _print_steps(build)
         print(f"toy backbones: {time.perf_counter() - start:.0f} s; report {output / 'toy_backbones_build.json'}; "
               + (f"committed to {WEIGHTS_DIR} (rebuild the toy models on them: --recipe toy)" if export else
@@ -65,6 +68,16 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
           + (f"; weights exported to {default_export_root()}" if export else
              f"; not exported (--set export=false): the models are in {output}/<recipe>/model"))
     return 0
+
+
+def _only(value: object) -> tuple[str, ...]:
+    """`--set only=vit` or `--set only='["vit","t5"]'`: the backbones to retrain, checked before any work."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
+            or set(names) - set(TRAINED_BACKBONES):
+        raise ToyError(f"--set only={json.dumps(value)}: name one or more of {', '.join(TRAINED_BACKBONES)} "
+                       "(e.g. --set only=vit or --set only='[\"opt\",\"t5\"]')")
+    return tuple(names)
 
 
 def _print_steps(build: ToyBuild) -> None:

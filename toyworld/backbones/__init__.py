@@ -14,5 +14,7 @@ SHARED_PARTS: dict[str, tuple[str, str, str]] = {
     "opt": ("opt/model.safetensors", "llm.", ""),
     "t5": ("t5/model.safetensors", "llm.", ""),
 }
+# what `toy-backbones` trains, in its order (`--set only=vit` retrains some, keeping the committed others)
+TRAINED: tuple[str, ...] = ("vit", "opt", "t5")
 # what the toy build copies from one to the next: the three backbones and the Q-Former's tokenizer
 FOLDERS: tuple[str, ...] = ("vit", "opt", "t5", "qformer_tokenizer")

@@ -81,7 +81,11 @@ class AttributeClassifier(nn.Module):
     Each position's head reads the mean of the 3x3 patch tokens around that position, so the patch
     tokens themselves (what the Q-Former cross-attends to) must say what is drawn where; one head, shared
     by all positions, gives shape, colour and size. The background and content heads read the mean of all
-    patches, so the pooled features also say what the image shows (as a CLIP-trained encoder's do).
+    patches, so the pooled features also say what the image shows (as a CLIP-trained encoder's do). The
+    layout head reads that mean too and names every position's shape, colour and size: without it the
+    tokens say what is drawn but hardly where (the scene layout was 0.63 linearly decodable from their
+    mean, against 0.59 for always guessing the commonest class), and the toy LLMs' "where is" answers and
+    captions suffered for it.
     """
 
     def __init__(self) -> None:
@@ -93,6 +97,7 @@ class AttributeClassifier(nn.Module):
         self.object_head = nn.Linear(width, sum(_HEADS))
         self.background_head = nn.Linear(width, len(BACKGROUNDS) + len(BACKGROUND_STYLES))
         self.content_head = nn.Linear(width, CONTENT_LABELS)
+        self.layout_head = nn.Linear(width, len(_POSITIONS) * sum(_HEADS))
         windows = torch.zeros(len(_POSITIONS), self.grid * self.grid)
         for i, (x, y) in enumerate(POSITIONS[p] for p in _POSITIONS):
             col, row = x // cfg.patch_size, y // cfg.patch_size
@@ -101,18 +106,25 @@ class AttributeClassifier(nn.Module):
                     windows[i, r * self.grid + c] = 1.0
         self.register_buffer("windows", windows / windows.sum(1, keepdim=True), persistent=False)
 
-    def forward(self, pixels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """Per-label class logits (positions, then background) and the multi-hot content logits."""
+    def forward(self, pixels: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor, list[torch.Tensor]]:
+        """Per-label class logits (positions, then background), the multi-hot content logits, and the
+        per-position labels' logits again, from the pooled tokens (the layout head)."""
         patches = self.encoder(pixels)[:, 1:]
         per_position = torch.einsum("pn,bnd->bpd", self.windows, patches)
-        objects = self.object_head(per_position)  # [B, positions, shape + colour + size]
-        logits = []
-        for p in range(len(_POSITIONS)):
-            logits += list(objects[:, p].split(_HEADS, dim=-1))
+        logits = _per_label(self.object_head(per_position))
         pooled = patches.mean(1)
         background = self.background_head(pooled)
         logits += list(background.split([len(BACKGROUNDS), len(BACKGROUND_STYLES)], dim=-1))
-        return logits, self.content_head(pooled)
+        layout = _per_label(self.layout_head(pooled).view(len(pooled), len(_POSITIONS), sum(_HEADS)))
+        return logits, self.content_head(pooled), layout
+
+
+def _per_label(objects: torch.Tensor) -> list[torch.Tensor]:
+    """[B, positions, shape + colour + size] logits as one [B, classes] tensor per label, in `scene_labels`' order."""
+    logits = []
+    for p in range(objects.shape[1]):
+        logits += list(objects[:, p].split(_HEADS, dim=-1))
+    return logits
 
 
 def _pixels(images: Iterable[Image.Image]) -> torch.Tensor:
@@ -183,10 +195,12 @@ def train_vit(data_root: Path, out: Path, steps: int, batch: int = 64, seed: int
         for group in optimizer.param_groups:
             group["lr"] = lr
         idx = torch.randint(len(x), (batch,), generator=gen)
-        logits, content_logits = model(x[idx])
+        logits, content_logits, layout_logits = model(x[idx])
         terms = [w * F.cross_entropy(lg, y[idx, i]) for i, (w, lg) in enumerate(zip(weights, logits, strict=True))]
         loss = sum(terms) / len(terms)
         loss = loss + F.binary_cross_entropy_with_logits(content_logits, content[idx])
+        layout = [F.cross_entropy(lg, y[idx, i]) for i, lg in enumerate(layout_logits)]
+        loss = loss + sum(layout) / len(layout)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -217,13 +231,15 @@ def _init_vit(model: nn.Module) -> None:
 @torch.no_grad()
 def attribute_report(model: AttributeClassifier, data_root: Path, scenes: dict[str, dict]) -> dict[str, float]:
     """Accuracy (%) on images the classifier never saw: over all labels, and for shape, colour and size
-    where an object sits (an empty position counts for `empty`), and the background colour and style."""
+    where an object sits (an empty position counts for `empty`), the background colour and style, and every
+    position's labels read from the pooled tokens alone (`layout_from_pooled`)."""
     model.eval()
     x = _load_images(data_root, list(scenes))
     y = torch.tensor([scene_labels(s) for s in scenes.values()])
-    logits, _ = model(x)
+    logits, _, layout_logits = model(x)
     right = torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(logits)], 1).float()
     n = 3 * len(_POSITIONS)
+    layout_right = torch.stack([lg.argmax(-1) == y[:, i] for i, lg in enumerate(layout_logits)], 1)
     occupied = y[:, 0:n:3] != 0
 
     def pct(values: torch.Tensor) -> float:
@@ -234,4 +250,5 @@ def attribute_report(model: AttributeClassifier, data_root: Path, scenes: dict[s
         report[name] = pct(right[:, k:n:3][occupied])
     report["empty"] = pct(right[:, 0:n:3][~occupied])
     report["background_colour"], report["background_style"] = pct(right[:, n]), pct(right[:, n + 1])
+    report["layout_from_pooled"] = pct(layout_right)
     return report

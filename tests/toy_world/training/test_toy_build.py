@@ -5,6 +5,7 @@ architecture, stage 2 really starts from stage 1, and the exported models store 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from blip2.training.init import from_stage1
 from blip2.training.objectives import stage1_loss
 from toyworld import TOY_MODELS
 from toyworld.backbones import FOLDERS, WEIGHTS_DIR
-from toyworld.build import EXPORTS, RECIPES, export_models, shown_path
+from toyworld.build import EXPORTS, RECIPES, build_backbones, export_models, shown_path
+from toyworld.errors import ToyError
 
 
 @pytest.fixture(scope="module")
@@ -55,10 +57,55 @@ def test_the_backbones_train_log_and_save(backbones_build):
     vit = json.loads((backbones_build / "toy_backbones" / "vit" / "metrics.json").read_text())
     assert vit["fresh_scenes"] == 64  # 16000 scaled by 0.004
     assert set(vit["held_out"]) == {"all", "shape", "colour", "size", "empty", "background_colour",
-                                    "background_style"}
+                                    "background_style", "layout_from_pooled"}
     assert all(0 <= v <= 100 for v in vit["held_out"].values())
     assert set(report["losses"]) == {"backbone_vit", "backbone_opt", "backbone_t5"}
     assert len(report["losses"]["backbone_vit"]) == sum(json.loads(x)["backbone"] == "vit" for x in backbone_log)
+
+
+def test_only_the_named_backbone_is_retrained_and_the_others_kept_with_their_record(backbones_build, small_root,
+                                                                                   tmp_path):
+    """`--set only=vit`: the ViT is trained afresh; the LLMs are the kept build's files, byte for byte, and the
+    record carries their times and text references over and says they were kept."""
+    kept = tmp_path / "kept"
+    shutil.copytree(backbones_build / "toy_backbones", kept)
+    earlier = json.loads((backbones_build / "toy_backbones_build.json").read_text())
+    (kept / "backbones_build.json").write_text(json.dumps(earlier))
+    out = tmp_path / "out"
+    build_backbones(small_root, out, scale=0.004, progress=False, only=("vit",), kept_from=kept)
+    record = json.loads((out / "toy_backbones_build.json").read_text())
+    assert set(record["kept"]) == {"opt", "t5"} and "scale 0.004" in record["kept"]["opt"]
+    for family in ("opt", "t5"):
+        assert record["backbones"][family] == earlier["backbones"][family]
+        assert record["seconds"][f"backbone_{family}"] == earlier["seconds"][f"backbone_{family}"]
+        for file in (kept / family).iterdir():
+            assert (out / "toy_backbones" / family / file.name).read_bytes() == file.read_bytes()
+    assert "backbone_vit" in record["seconds"] and "vit" not in record["kept"]
+    assert list(record["seconds"]) == list(earlier["seconds"])  # a full build's order, kept or not
+    assert list(record["backbones"]) == list(earlier["backbones"])
+    logged = {json.loads(x)["backbone"] for x in (out / "toy_backbones" / "log.jsonl").read_text().splitlines()}
+    assert logged == {"vit"}
+    assert set(record["losses"]) == {"backbone_vit"}
+
+
+@pytest.mark.parametrize("flags, named", [
+    (["--recipe", "toy-backbones", "--set", "only=vitt"], '--set only="vitt"'),
+    (["--recipe", "toy-backbones", "--set", "only=[]"], "--set only=[]"),
+    (["--recipe", "toy", "--set", "only=vit"], "got ['only']"),
+])
+def test_a_wrong_only_is_refused_before_any_training(flags, named, small_root, tmp_path, capsys):
+    assert main(["train", *flags, "--data-root", str(small_root), "--output", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_kept_backbone_without_a_record_is_named_before_any_training(small_root, tmp_path):
+    (tmp_path / "kept" / "opt").mkdir(parents=True)
+    with pytest.raises(ToyError, match=r"backbones_build\.json.*toy-backbones"):
+        build_backbones(small_root, tmp_path / "out", scale=0.004, progress=False, only=("vit",),
+                        kept_from=tmp_path / "kept")
+    assert not (tmp_path / "out").exists()
 
 
 def test_every_step_trains_logs_and_saves_on_the_committed_backbones(toy_build):
