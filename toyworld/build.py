@@ -156,17 +156,15 @@ def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, e
     """Train the frozen toy backbones into `<output_root>/toy_backbones`; copy them to `export_root` (the
     committed `toyworld/backbones/weights/`) when given, with the build's record.
 
-    With `only` a subset, the other backbones are copied from `kept_from` unchanged and their entries (times
-    and text references) carried over from its record, listed under `kept`: retraining the ViT alone then
-    costs minutes, not the LLMs' 35, and the record still says how every committed file was made."""
+    With `only` a subset, the other backbones are copied from `kept_from` unchanged. Their entries (text
+    references) are carried over from its record and listed under `kept`, with the seconds they took there,
+    which stay out of this build's own `seconds` and total (another build, maybe another machine): retraining
+    the ViT alone then costs minutes, not the LLMs' 35, and the record still says how every file was made."""
     from blip2.training.trainer import deterministic_kernels
 
-    unknown = sorted(set(only) - set(backbones.TRAINED))
-    if unknown or not only:
-        raise ToyError(f"only={list(only)}: name one or more of {', '.join(backbones.TRAINED)}")
-    only = tuple(name for name in backbones.TRAINED if name in only)
+    only = backbones.backbones_named(only)
     kept = tuple(name for name in backbones.TRAINED if name not in only)
-    earlier = _kept_record(kept_from, kept) if kept else {}
+    earlier = _kept_record(kept_from, kept, scale) if kept else {}
     with deterministic_kernels(not torch.cuda.is_available()):
         torch.manual_seed(0)
         build = ToyBuild(scale=scale)
@@ -174,13 +172,16 @@ def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, e
         steps = BackboneSteps(*(max(2, round(getattr(base, k) * scale)) for k in ("vit", "opt", "t5")),
                               batch=base.batch, opt_batch=base.opt_batch, vit_scenes=round(base.vit_scenes * scale))
         train_backbones(data_root, output_root, steps, build, progress, only)
+    kept_entries = {}
     for name in kept:
         shutil.rmtree(output_root / BACKBONES / name, ignore_errors=True)
-        shutil.copytree(kept_from / name, output_root / BACKBONES / name)
+        shutil.copytree(kept_from / name, output_root / BACKBONES / name, ignore=shutil.ignore_patterns("*.tmp"))
         build.backbones[name] = earlier["backbones"][name]
-        build.seconds.update({k: v for k, v in earlier["seconds"].items() if k.endswith(f"_{name}")})
+        # a backbone kept twice keeps the word of the build that trained it
+        kept_entries[name] = earlier.get("kept", {}).get(name) or {
+            "from": f"the build recorded in {shown_path(kept_from / 'backbones_build.json')} before this one",
+            "seconds": {k: v for k, v in earlier["seconds"].items() if k.endswith(f"_{name}")}}
     # a full build's order, whichever backbones were kept
-    build.seconds = {k: build.seconds[k] for k in sorted(build.seconds, key=_step_order)}
     build.backbones = {k: build.backbones[k] for k in sorted(build.backbones, key=list(backbones.FOLDERS).index)}
     build.losses = loss_traces(output_root, [])
     if export_root is not None:
@@ -188,9 +189,7 @@ def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, e
         build.exported = {name: shown_path(export_root / name) for name in backbones.FOLDERS}
     record = build.to_dict()
     if kept:
-        earlier_build = f"the earlier build (scale {earlier.get('scale', 1.0):g}) in {shown_path(kept_from)}"
-        record["kept"] = {name: f"not retrained: its files, time and text reference are carried over from "
-                                f"{earlier_build}" for name in kept}
+        record["kept"] = kept_entries
     if export_root is not None:
         lean = {k: v for k, v in record.items() if k != "losses"}
         atomic_write_text(export_root / "backbones_build.json", json.dumps(lean, indent=2) + "\n")
@@ -198,25 +197,24 @@ def build_backbones(data_root: Path, output_root: Path, *, scale: float = 1.0, e
     return build
 
 
-def _step_order(step: str) -> tuple[bool, int]:
-    """backbone_vit, backbone_opt, backbone_t5, then the text references in the same order."""
-    kind, _, name = step.rpartition("_")
-    return kind != "backbone", backbones.TRAINED.index(name)
-
-
-def _kept_record(kept_from: Path, kept: tuple[str, ...]) -> dict:
-    """The record of the build that made the backbones kept; checked before any training starts."""
+def _kept_record(kept_from: Path, kept: tuple[str, ...], scale: float) -> dict:
+    """The record of the build that made the backbones kept, checked before any training starts: each kept
+    backbone has its folder, its entry and its seconds there, and was built at this build's scale."""
     path = kept_from / "backbones_build.json"
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        missing = [name for name in kept if name not in record["backbones"] or not (kept_from / name).is_dir()]
-        record["seconds"]  # noqa: B018 - a record without times is as broken as one without backbones
+        missing = [name for name in kept if name not in record["backbones"] or not (kept_from / name).is_dir()
+                   or (f"backbone_{name}" not in record["seconds"] and name not in record.get("kept", {}))]
+        earlier_scale = float(record["scale"])
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ToyError(f"{path}: cannot read the kept backbones' record ({error!r}); rebuild them all with "
-                         "`python -m bench train --recipe toy-backbones`") from error
+                       "`python -m bench train --recipe toy-backbones`") from error
     if missing:
-        raise ToyError(f"{kept_from} has no built {', '.join(missing)} to keep; rebuild them all with "
-                         "`python -m bench train --recipe toy-backbones`")
+        raise ToyError(f"{kept_from} has no built {', '.join(missing)} to keep (folder, record entry and time); "
+                       "rebuild them all with `python -m bench train --recipe toy-backbones`")
+    if earlier_scale != scale:
+        raise ToyError(f"--set scale={scale:g} with --set only: the kept {', '.join(kept)} in {kept_from} were built "
+                       f"at scale {earlier_scale:g}; retrain all backbones (leave out --set only) or use its scale")
     return record
 
 

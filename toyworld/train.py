@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from toyworld.analyses.findings import Compare, Evaluate
 from toyworld.backbones import TRAINED as TRAINED_BACKBONES
+from toyworld.backbones import backbones_named
 from toyworld.data import ensure_root
 from toyworld.errors import ToyError
 
@@ -39,7 +40,7 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ToyError(f"--recipe {recipe} takes only --set {', '.join(sorted(known))}; got {unknown}")
-    only = _only(overrides.get("only", list(TRAINED_BACKBONES)))
+    only = backbones_named(overrides.get("only", list(TRAINED_BACKBONES)))
     # a broken build record fails now, not after a 15-minute build
     reference = read_reference(REFERENCE_BUILD) if recipe == "toy" else None
     root = ensure_root(data_root)
@@ -68,16 +69,6 @@ def run_toy(recipe: str, data_root: str | None, output: Path, overrides: dict, e
           + (f"; weights exported to {default_export_root()}" if export else
              f"; not exported (--set export=false): the models are in {output}/<recipe>/model"))
     return 0
-
-
-def _only(value: object) -> tuple[str, ...]:
-    """`--set only=vit` or `--set only='["vit","t5"]'`: the backbones to retrain, checked before any work."""
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names) \
-            or set(names) - set(TRAINED_BACKBONES):
-        raise ToyError(f"--set only={json.dumps(value)}: name one or more of {', '.join(TRAINED_BACKBONES)} "
-                       "(e.g. --set only=vit or --set only='[\"opt\",\"t5\"]')")
-    return tuple(names)
 
 
 def _print_steps(build: ToyBuild) -> None:

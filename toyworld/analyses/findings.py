@@ -41,7 +41,7 @@ SEEDS_NOTE = (
     "The intervals and p-values resample the test set only (images for VQA, queries for retrieval), with both "
     "models fixed. They leave out the variance between training seeds: another seed of the same recipe gives "
     "other weights and other numbers. Each ablation here was trained with one seed (seed 0), not 3: a toy build "
-    "plus its ablations takes 24 to 32 minutes of 2 CPU cores per seed (docs/toy-models.md gives the measured "
+    "plus its ablations takes about half an hour of 2 CPU cores per seed (docs/toy-models.md gives the measured "
     "times), which this budget did not allow 3 times, so a difference below is a difference between two trained "
     "models, not yet between two recipes."
 )

@@ -65,46 +65,67 @@ def test_the_backbones_train_log_and_save(backbones_build):
 
 def test_only_the_named_backbone_is_retrained_and_the_others_kept_with_their_record(backbones_build, small_root,
                                                                                    tmp_path):
-    """`--set only=vit`: the ViT is trained afresh; the LLMs are the kept build's files, byte for byte, and the
-    record carries their times and text references over and says they were kept."""
-    kept = tmp_path / "kept"
-    shutil.copytree(backbones_build / "toy_backbones", kept)
-    earlier = json.loads((backbones_build / "toy_backbones_build.json").read_text())
-    (kept / "backbones_build.json").write_text(json.dumps(earlier))
-    out = tmp_path / "out"
-    build_backbones(small_root, out, scale=0.004, progress=False, only=("vit",), kept_from=kept)
-    record = json.loads((out / "toy_backbones_build.json").read_text())
-    assert set(record["kept"]) == {"opt", "t5"} and "scale 0.004" in record["kept"]["opt"]
+    """`--set only=vit`, then `--set only=opt`, each exporting where the next keeps from (as with the committed
+    weights): the kept backbones are the earlier files byte for byte, their text references carried over, and
+    their times listed under `kept`, outside this build's own seconds; a backbone kept twice keeps the word of
+    the build that trained it."""
+    exported = tmp_path / "weights"
+    shutil.copytree(backbones_build / "toy_backbones", exported)
+    first = json.loads((backbones_build / "toy_backbones_build.json").read_text())
+    (exported / "backbones_build.json").write_text(json.dumps(first))
+    llm_bytes = {f: f.read_bytes() for family in ("opt", "t5") for f in (exported / family).iterdir()}
+
+    build_backbones(small_root, tmp_path / "a", scale=0.004, progress=False, only=("vit",), kept_from=exported,
+                    export_root=exported)
+    second = json.loads((exported / "backbones_build.json").read_text())
+    assert set(second["seconds"]) == {"backbone_vit"} and second["total_seconds"] == second["seconds"]["backbone_vit"]
+    assert set(second["kept"]) == {"opt", "t5"}
     for family in ("opt", "t5"):
-        assert record["backbones"][family] == earlier["backbones"][family]
-        assert record["seconds"][f"backbone_{family}"] == earlier["seconds"][f"backbone_{family}"]
-        for file in (kept / family).iterdir():
-            assert (out / "toy_backbones" / family / file.name).read_bytes() == file.read_bytes()
-    assert "backbone_vit" in record["seconds"] and "vit" not in record["kept"]
-    assert list(record["seconds"]) == list(earlier["seconds"])  # a full build's order, kept or not
-    assert list(record["backbones"]) == list(earlier["backbones"])
-    logged = {json.loads(x)["backbone"] for x in (out / "toy_backbones" / "log.jsonl").read_text().splitlines()}
+        assert second["backbones"][family] == first["backbones"][family]
+        assert second["kept"][family]["seconds"] == {k: v for k, v in first["seconds"].items() if family in k}
+    assert list(second["backbones"]) == list(first["backbones"])  # a full build's order, kept or not
+    assert all(f.read_bytes() == data for f, data in llm_bytes.items())
+    log = (tmp_path / "a" / "toy_backbones" / "log.jsonl").read_text().splitlines()
+    logged = {json.loads(x)["backbone"] for x in log}
     assert logged == {"vit"}
-    assert set(record["losses"]) == {"backbone_vit"}
+
+    build_backbones(small_root, tmp_path / "b", scale=0.004, progress=False, only=("opt",), kept_from=exported,
+                    export_root=exported)
+    third = json.loads((exported / "backbones_build.json").read_text())
+    assert set(third["seconds"]) == {"backbone_opt", "text_reference_opt"}
+    assert third["kept"]["t5"] == second["kept"]["t5"]  # still the first build's word and time
+    assert third["kept"]["vit"]["seconds"] == second["seconds"]
+    assert third["backbones"]["vit"] == second["backbones"]["vit"]
 
 
 @pytest.mark.parametrize("flags, named", [
-    (["--recipe", "toy-backbones", "--set", "only=vitt"], '--set only="vitt"'),
-    (["--recipe", "toy-backbones", "--set", "only=[]"], "--set only=[]"),
+    (["--set", "only=vitt"], "--set only='vitt'"),
+    (["--set", "only=[]"], "--set only=[]"),
+    (["--set", "only=vit", "--set", "scale=0.004"], "built at scale 1"),  # the committed LLMs are full scale
     (["--recipe", "toy", "--set", "only=vit"], "got ['only']"),
 ])
 def test_a_wrong_only_is_refused_before_any_training(flags, named, small_root, tmp_path, capsys):
-    assert main(["train", *flags, "--data-root", str(small_root), "--output", str(tmp_path), "--quiet"]) == 2
+    recipe = [] if "--recipe" in flags else ["--recipe", "toy-backbones"]
+    code = main(["train", *recipe, *flags, "--data-root", str(small_root), "--output", str(tmp_path), "--quiet"])
     err = capsys.readouterr().err
-    assert named in err and "Traceback" not in err
+    assert code == 2 and named in err and "Traceback" not in err
     assert not any(tmp_path.iterdir())
 
 
-def test_a_kept_backbone_without_a_record_is_named_before_any_training(small_root, tmp_path):
-    (tmp_path / "kept" / "opt").mkdir(parents=True)
-    with pytest.raises(ToyError, match=r"backbones_build\.json.*toy-backbones"):
-        build_backbones(small_root, tmp_path / "out", scale=0.004, progress=False, only=("vit",),
-                        kept_from=tmp_path / "kept")
+@pytest.mark.parametrize("broken, named", [
+    ("no record", r"backbones_build\.json: cannot read"),
+    ("no folder", r"has no built t5 to keep"),
+])
+def test_a_kept_backbone_without_its_record_or_folder_is_named_before_any_training(broken, named, small_root,
+                                                                                   tmp_path):
+    kept = tmp_path / "kept"
+    shutil.copytree(WEIGHTS_DIR, kept)
+    if broken == "no record":
+        (kept / "backbones_build.json").unlink()
+    else:
+        shutil.rmtree(kept / "t5")
+    with pytest.raises(ToyError, match=named):
+        build_backbones(small_root, tmp_path / "out", scale=0.004, progress=False, only=("vit",), kept_from=kept)
     assert not (tmp_path / "out").exists()
 
 
