@@ -28,7 +28,7 @@ def backbones_named(value: object) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list | tuple) or not names or not all(isinstance(n, str) for n in names) \
             or set(names) - set(TRAINED):
-        shown = value if isinstance(value, str) else list(value) if isinstance(value, tuple) else value
+        shown = list(value) if isinstance(value, tuple) else value
         raise ToyError(f"--set only={shown!r}: name one or more of {', '.join(TRAINED)} "
                        "(e.g. --set only=vit or --set only='[\"opt\",\"t5\"]')")
     return tuple(name for name in TRAINED if name in names)

@@ -11,15 +11,13 @@ from __future__ import annotations
 import json
 
 import torch
-from PIL import Image
 from safetensors.torch import load_file
 
 from blip2.models.image_encoder import ImageEncoder
-from blip2.processing import ImageTransform
 from blip2.training.init import VISION_WEIGHTS
 from toyworld import arch
 from toyworld.backbones import WEIGHTS_DIR
-from toyworld.backbones.vision import POSITIONS, scene_labels
+from toyworld.backbones.vision import POSITIONS, load_images, scene_labels
 from toyworld.data.config import SCENES
 
 FIT, HELD_OUT = 1500, 300
@@ -28,15 +26,8 @@ LABELS = 3 * len(POSITIONS)  # shape, colour and size at each position (the back
 
 @torch.no_grad()
 def _pooled_tokens(encoder: ImageEncoder, root, paths: list[str]) -> torch.Tensor:
-    transform = ImageTransform(arch.IMAGE_SIZE)
-    out = []
-    for start in range(0, len(paths), 100):
-        pixels = []
-        for path in paths[start:start + 100]:
-            with Image.open(root / path) as image:
-                pixels.append(transform(image))
-        out.append(encoder(torch.stack(pixels))[:, 1:].mean(1))
-    return torch.cat(out)
+    return torch.cat([encoder(load_images(root, paths[start:start + 100]))[:, 1:].mean(1)
+                      for start in range(0, len(paths), 100)])
 
 
 def _ridge_probe(x_fit: torch.Tensor, y_fit: torch.Tensor, x_test: torch.Tensor, y_test: torch.Tensor) -> float:
